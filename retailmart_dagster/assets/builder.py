@@ -1,0 +1,334 @@
+"""Build one analytics object in the database, safely and idempotently (no Dagster here).
+
+- Setup scripts and tables run as written every time: their SQL is idempotent (IF NOT EXISTS), so
+  re-running setup never drops history or logs.
+- Views, materialized views and functions are versioned by the hash of their SQL file, recorded in
+  ``analytics.object_registry``. Same version: a materialized view is refreshed CONCURRENTLY (readers
+  are never blocked), a view or function is left alone. Changed or missing: the old object is dropped
+  with CASCADE and re-created, and every analytics object that the drop took with it is re-created from
+  its own file — all in ONE transaction, so a failure leaves the previous version in place.
+- Every build holds a transaction-level advisory lock on the object, so two runs never build the same
+  object at once (the second waits).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from retailmart_dagster.assets.sql_parse import (
+    ANALYTICS_SCHEMA,
+    FUNCTION,
+    MATERIALIZED_VIEW,
+    SCHEMA,
+    SETUP_SCRIPT,
+    TABLE,
+    VIEW,
+    SqlObject,
+)
+
+VERSIONED_KINDS = (VIEW, MATERIALIZED_VIEW, FUNCTION)
+RELATION_KINDS = (TABLE, VIEW, MATERIALIZED_VIEW)
+
+PostHook = Callable[[psycopg.Connection], None]
+
+
+@dataclass
+class BuildResult:
+    name: str
+    action: str
+    duration_ms: float
+    row_count: int | None = None
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    recreated_dependents: list[str] = field(default_factory=list)
+
+
+def topological_order(objects: Sequence[SqlObject]) -> list[SqlObject]:
+    """Objects ordered so that each comes after every analytics object it references."""
+    by_ref = {ref: o for o in objects for ref in o.creates}
+    ordered: list[SqlObject] = []
+    state: dict[str, int] = {}
+
+    def visit(o: SqlObject) -> None:
+        if state.get(o.name) == 2:
+            return
+        if state.get(o.name) == 1:
+            raise ValueError(f"{o.path}: dependency cycle through {o.qualified_name}")
+        state[o.name] = 1
+        for ref in sorted(o.references):
+            dep = by_ref.get(ref)
+            if dep is not None and dep.name != o.name:
+                visit(dep)
+        state[o.name] = 2
+        ordered.append(o)
+
+    for o in sorted(objects, key=lambda x: (x.group != "setup", x.group, x.name)):
+        visit(o)
+    return ordered
+
+
+def downstream(objects: Sequence[SqlObject], root: SqlObject) -> list[SqlObject]:
+    """Analytics objects that depend on root, directly or not, in build order."""
+    order = topological_order(objects)
+    affected = {ref for ref in root.creates}
+    result: list[SqlObject] = []
+    for o in order:
+        if o.name == root.name:
+            continue
+        if o.references & affected:
+            result.append(o)
+            affected |= o.creates
+    return result
+
+
+class SqlBuilder:
+    """Builds SqlObjects; knows all of them so that dependents can be re-created after a drop."""
+
+    def __init__(
+        self, objects: Sequence[SqlObject], post_hooks: dict[str, PostHook] | None = None
+    ) -> None:
+        self.objects = list(objects)
+        self.by_name = {o.name: o for o in self.objects}
+        self.post_hooks = post_hooks or {}
+
+    # ---------------------------------------------------------------- queries
+    @staticmethod
+    def _exists(conn: psycopg.Connection, obj: SqlObject) -> bool:
+        if obj.kind == FUNCTION:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = %s AND p.proname = %s",
+                (ANALYTICS_SCHEMA, obj.name),
+            ).fetchone()
+            return bool(row and row[0])
+        if obj.kind == SCHEMA:
+            row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (obj.name,)).fetchone()
+            return bool(row and row[0])
+        row = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (obj.qualified_name,)
+        ).fetchone()
+        return bool(row and row[0])
+
+    @staticmethod
+    def _has_table(conn: psycopg.Connection, qualified: str) -> bool:
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,)).fetchone()
+        return bool(row and row[0])
+
+    def _registered_version(self, conn: psycopg.Connection, obj: SqlObject) -> str | None:
+        if not self._has_table(conn, "analytics.object_registry"):
+            return None
+        row = conn.execute(
+            "SELECT code_version FROM analytics.object_registry WHERE object_name = %s",
+            (obj.name,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _register(self, conn: psycopg.Connection, obj: SqlObject, created: bool) -> None:
+        if not self._has_table(conn, "analytics.object_registry"):
+            return
+        conn.execute(
+            """
+            INSERT INTO analytics.object_registry AS r
+                   (object_name, object_kind, code_version, created_at, last_built_at)
+            VALUES (%s, %s, %s, now(), now())
+            ON CONFLICT (object_name) DO UPDATE
+               SET object_kind = EXCLUDED.object_kind,
+                   code_version = EXCLUDED.code_version,
+                   created_at = CASE WHEN %s THEN now() ELSE r.created_at END,
+                   last_built_at = now()
+            """,
+            (obj.name, obj.kind, self.version(obj), created),
+        )
+
+    @staticmethod
+    def version(obj: SqlObject) -> str:
+        return obj.code_version + (f"+{obj.extra_version}" if obj.extra_version else "")
+
+    @staticmethod
+    def _ident(obj: SqlObject) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(ANALYTICS_SCHEMA), sql.Identifier(obj.name))
+
+    def _drop(self, conn: psycopg.Connection, obj: SqlObject) -> None:
+        keyword = {
+            VIEW: "VIEW",
+            MATERIALIZED_VIEW: "MATERIALIZED VIEW",
+            FUNCTION: "FUNCTION",
+        }[obj.kind]
+        # The kind in the database may differ from the file's (a view that became an MV).
+        current = conn.execute(
+            """
+            SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                  WHEN 'r' THEN 'TABLE' END
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = %s AND c.relname = %s
+            """,
+            (ANALYTICS_SCHEMA, obj.name),
+        ).fetchone()
+        if current and current[0]:
+            keyword = current[0]
+        conn.execute(
+            sql.SQL("DROP {} IF EXISTS {} CASCADE").format(sql.SQL(keyword), self._ident(obj))
+        )
+
+    def row_count(self, conn: psycopg.Connection, obj: SqlObject) -> int | None:
+        if obj.kind not in RELATION_KINDS:
+            return None
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._ident(obj))).fetchone()
+        return int(row[0]) if row else None
+
+    def columns(self, conn: psycopg.Connection, obj: SqlObject) -> list[tuple[str, str]]:
+        if obj.kind not in RELATION_KINDS:
+            return []
+        return [
+            (r[0], r[1])
+            for r in conn.execute(
+                """
+                SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+                  FROM pg_attribute a
+                 WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+                 ORDER BY a.attnum
+                """,
+                (obj.qualified_name,),
+            )
+        ]
+
+    # ------------------------------------------------------------------ build
+    def _create(self, conn: psycopg.Connection, obj: SqlObject) -> None:
+        conn.execute(obj.sql)
+        hook = self.post_hooks.get(obj.name)
+        if hook is not None:
+            hook(conn)
+
+    def _build_in_transaction(self, conn: psycopg.Connection, obj: SqlObject) -> BuildResult:
+        started = time.perf_counter()
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"retailmart:{obj.name}",))
+        recreated: list[str] = []
+        if obj.kind in (SETUP_SCRIPT, TABLE, SCHEMA):
+            self._create(conn, obj)
+            action = "apply"
+        else:
+            exists = self._exists(conn, obj)
+            same = self._registered_version(conn, obj) == self.version(obj)
+            if exists and same and obj.kind == MATERIALIZED_VIEW:
+                populated = conn.execute(
+                    "SELECT relispopulated FROM pg_class WHERE oid = to_regclass(%s)",
+                    (obj.qualified_name,),
+                ).fetchone()
+                how = "CONCURRENTLY " if populated and populated[0] else ""
+                conn.execute(
+                    sql.SQL("REFRESH MATERIALIZED VIEW " + how + "{}").format(self._ident(obj))
+                )
+                action = "refresh_concurrently" if how else "refresh"
+            elif exists and same:
+                action = "unchanged"
+            else:
+                # Dependents that exist now and that DROP ... CASCADE may take with it.
+                before = [
+                    d
+                    for d in downstream(self.objects, obj)
+                    if exists and d.kind in VERSIONED_KINDS and self._exists(conn, d)
+                ]
+                if exists:
+                    self._drop(conn, obj)
+                self._create(conn, obj)
+                action = "recreate" if exists else "create"
+                for dep in before:
+                    if not self._exists(conn, dep):
+                        self._create(conn, dep)
+                        self._register(conn, dep, created=True)
+                        recreated.append(dep.name)
+            self._register(conn, obj, created=action in ("create", "recreate"))
+        count = self.row_count(conn, obj)
+        return BuildResult(
+            name=obj.name,
+            action=action,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            row_count=count,
+            columns=self.columns(conn, obj),
+            recreated_dependents=recreated,
+        )
+
+    def build(self, conn: psycopg.Connection, obj: SqlObject, run_id: str | None = None) -> BuildResult:
+        """Build obj in one transaction and record it in the audit tables; re-raises on failure."""
+        started_at = time.time()
+        try:
+            with conn.transaction():
+                result = self._build_in_transaction(conn, obj)
+                self._audit(conn, obj, run_id, started_at, result, None)
+            return result
+        except Exception as exc:
+            if not conn.closed and not conn.broken:
+                failed = BuildResult(
+                    name=obj.name, action="failed", duration_ms=(time.time() - started_at) * 1000
+                )
+                try:
+                    with conn.transaction():
+                        self._audit(conn, obj, run_id, started_at, failed, str(exc))
+                except psycopg.Error:
+                    pass
+            raise
+
+    def _audit(
+        self,
+        conn: psycopg.Connection,
+        obj: SqlObject,
+        run_id: str | None,
+        started_at: float,
+        result: BuildResult,
+        error: str | None,
+    ) -> None:
+        if not self._has_table(conn, "analytics.execution_log"):
+            return
+        conn.execute(
+            """
+            INSERT INTO analytics.execution_log
+                   (run_id, object_name, action, status, started_at, finished_at, duration_ms,
+                    row_count, error_message)
+            VALUES (%s, %s, %s, %s, to_timestamp(%s), clock_timestamp(), %s, %s, %s)
+            """,
+            (
+                run_id,
+                obj.name,
+                result.action,
+                "failed" if error else "success",
+                started_at,
+                round(result.duration_ms, 1),
+                result.row_count,
+                error[:4000] if error else None,
+            ),
+        )
+        if error is None and obj.kind in (MATERIALIZED_VIEW, TABLE) and obj.group != "setup":
+            if self._has_table(conn, "analytics.refresh_history"):
+                conn.execute(
+                    "INSERT INTO analytics.refresh_history"
+                    " (run_id, object_name, method, duration_ms, row_count)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (run_id, obj.name, result.action, round(result.duration_ms, 1), result.row_count),
+                )
+        if error is None and self._has_table(conn, "analytics.kpi_catalog"):
+            conn.execute(
+                """
+                INSERT INTO analytics.kpi_catalog AS k
+                       (object_name, domain, object_kind, description, kpis, code_version, sql_path)
+                VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s)
+                ON CONFLICT (object_name) DO UPDATE
+                   SET domain = EXCLUDED.domain, object_kind = EXCLUDED.object_kind,
+                       description = EXCLUDED.description, kpis = EXCLUDED.kpis,
+                       code_version = EXCLUDED.code_version, sql_path = EXCLUDED.sql_path,
+                       updated_at = now()
+                """,
+                (
+                    obj.name,
+                    obj.group,
+                    obj.kind,
+                    obj.description,
+                    json.dumps([{"name": n, "formula": f} for n, f in obj.kpis], ensure_ascii=False),
+                    self.version(obj),
+                    obj.relative_path,
+                ),
+            )

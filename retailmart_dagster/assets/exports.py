@@ -1,0 +1,152 @@
+"""JSON export assets: each ``analytics.fn_export_<domain>_<name>()`` function becomes a file
+``dashboard/data/<domain>/<name>.json``, written atomically; ``manifest.json`` lists them all.
+
+The export function (its own SQL file under ``sql/exports/``) is the single definition of the JSON,
+so any PostgreSQL client gets the same data as the dashboard. The file asset only calls it.
+"""
+
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    RetryRequested,
+    asset,
+)
+from psycopg import sql
+
+from retailmart_dagster.assets.sql_assets import analytics_key
+from retailmart_dagster.assets.sql_parse import FUNCTION, SqlObject
+from retailmart_dagster.resources.dashboard import DashboardResource, write_atomic
+from retailmart_dagster.resources.postgres import DatabaseUnreachableError, PostgresResource
+
+EXPORT_PREFIX = "fn_export_"
+EXPORT_GROUP = "dashboard"
+MANIFEST_KEY = AssetKey(["dashboard", "manifest"])
+
+
+def export_target(obj: SqlObject) -> tuple[str, str] | None:
+    """(domain, name) of an export function ``fn_export_<domain>_<name>``, else None."""
+    if obj.kind != FUNCTION or not obj.name.startswith(EXPORT_PREFIX):
+        return None
+    domain, _, name = obj.name[len(EXPORT_PREFIX) :].partition("_")
+    if not name:
+        return domain, domain
+    return domain, name
+
+
+def serialize(payload: object) -> bytes:
+    """Stable bytes for a JSON payload: same data, same bytes."""
+    return (json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def count_rows(payload: object) -> int:
+    if isinstance(payload, dict) and isinstance(payload.get("rows"), list):
+        return len(payload["rows"])
+    if isinstance(payload, list):
+        return len(payload)
+    return 1
+
+
+def build_export_asset(obj: SqlObject, domain: str, name: str) -> AssetsDefinition:
+    relative = f"{domain}/{name}.json"
+
+    @asset(
+        key=AssetKey(["dashboard", domain, name]),
+        deps=[analytics_key(obj.name)],
+        group_name=EXPORT_GROUP,
+        kinds={"json", "postgres"},
+        description=f"dashboard/data/{relative}: the JSON of analytics.{obj.name}().",
+        code_version=obj.code_version,
+        tags={"retailmart/domain": domain},
+        metadata={"file": f"dashboard/data/{relative}", "function": f"analytics.{obj.name}"},
+    )
+    def _export(
+        context: AssetExecutionContext, postgres: PostgresResource, dashboard: DashboardResource
+    ) -> MaterializeResult:
+        try:
+            with postgres.connection() as conn, conn.transaction():
+                row = conn.execute(
+                    sql.SQL("SELECT {}.{}()").format(
+                        sql.Identifier("analytics"), sql.Identifier(obj.name)
+                    )
+                ).fetchone()
+        except DatabaseUnreachableError as exc:
+            context.log.error(str(exc))
+            raise RetryRequested(max_retries=2, seconds_to_wait=2) from exc
+        payload = row[0] if row else None
+        if isinstance(payload, str):
+            payload = json.loads(payload)
+        data = serialize(payload)
+        path = dashboard.path(domain, f"{name}.json")
+        write_atomic(path, data)
+        return MaterializeResult(
+            metadata={
+                "path": MetadataValue.path(str(path)),
+                "dagster/row_count": MetadataValue.int(count_rows(payload)),
+                "bytes": MetadataValue.int(len(data)),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
+
+    return _export
+
+
+def build_manifest_asset(export_keys: Sequence[AssetKey]) -> AssetsDefinition:
+    @asset(
+        key=MANIFEST_KEY,
+        deps=list(export_keys),
+        group_name=EXPORT_GROUP,
+        kinds={"json"},
+        description="dashboard/data/manifest.json: generated at, reference date, and per file its "
+        "row count, size and content hash (the dashboard reloads what changed).",
+    )
+    def _manifest(
+        context: AssetExecutionContext, postgres: PostgresResource, dashboard: DashboardResource
+    ) -> MaterializeResult:
+        with postgres.connection() as conn, conn.transaction():
+            ref = conn.execute("SELECT analytics.fn_reference_date()").fetchone()
+        files = {}
+        for key in export_keys:
+            domain, name = key.path[1], key.path[2]
+            path = dashboard.path(domain, f"{name}.json")
+            if not path.exists():
+                continue
+            data = path.read_bytes()
+            files[f"{domain}/{name}.json"] = {
+                "rows": count_rows(json.loads(data)),
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        manifest = {
+            "generatedAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "referenceDate": ref[0].isoformat() if ref and ref[0] else None,
+            "files": dict(sorted(files.items())),
+        }
+        data = json.dumps(manifest, indent=2).encode()
+        write_atomic(dashboard.path("manifest.json"), data + b"\n")
+        return MaterializeResult(
+            metadata={
+                "files": MetadataValue.int(len(files)),
+                "total_bytes": MetadataValue.int(sum(f["bytes"] for f in files.values())),
+            }
+        )
+
+    return _manifest
+
+
+def build_export_assets(objects: Sequence[SqlObject]) -> list[AssetsDefinition]:
+    assets: list[AssetsDefinition] = []
+    for obj in objects:
+        target = export_target(obj)
+        if target is not None:
+            assets.append(build_export_asset(obj, *target))
+    keys = [a.key for a in assets]
+    return [*assets, build_manifest_asset(keys)]

@@ -1,0 +1,184 @@
+"""The SQL-file asset factory: every ``.sql`` file under ``retailmart_dagster/sql/`` is one asset.
+
+Key ``["analytics", <object>]``, group = the file's folder (domain), kind from the statement,
+dependencies from the SQL itself (see ``sql_parse``), code version = hash of the SQL. Source tables
+are ``AssetSpec``s keyed ``["retailmart", <schema>, <table>]``, read from the source DDL.
+"""
+
+
+import hashlib
+from collections.abc import Sequence
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    RetryRequested,
+    TableColumn,
+    TableSchema,
+    asset,
+)
+
+from retailmart_dagster.assets.builder import SqlBuilder
+from retailmart_dagster.assets.sql_parse import (
+    ANALYTICS_SCHEMA,
+    SETUP_SCRIPT,
+    TABLE,
+    Ref,
+    SqlFileError,
+    SqlObject,
+    discover_sql_objects,
+    source_tables,
+)
+from retailmart_dagster.config import config_path, read_config, write_config
+from retailmart_dagster.resources.postgres import DatabaseUnreachableError, PostgresResource
+
+SOURCE_PREFIX = "retailmart"
+SOURCE_GROUP = "retailmart_source"
+SCHEMA_ASSET = "schema_analytics"
+AUDIT_TABLES = ("object_registry", "execution_log", "refresh_history", "kpi_catalog")
+
+KIND_BADGE = {
+    "schema": "schema",
+    "table": "table",
+    "view": "view",
+    "materialized_view": "materialized_view",
+    "function": "function",
+    "setup_script": "sql",
+}
+
+
+def analytics_key(name: str) -> AssetKey:
+    return AssetKey([ANALYTICS_SCHEMA, name])
+
+
+def source_key(ref: Ref) -> AssetKey:
+    return AssetKey([SOURCE_PREFIX, ref[0], ref[1]])
+
+
+def source_specs() -> list[AssetSpec]:
+    return [
+        AssetSpec(
+            key=source_key(ref),
+            group_name=SOURCE_GROUP,
+            description=f"RetailMart source table {ref[0]}.{ref[1]} (read only).",
+            kinds={"postgres", "table"},
+            tags={"retailmart/layer": "source"},
+        )
+        for ref in source_tables()
+    ]
+
+
+def _config_hook(conn) -> None:  # noqa: ANN001 - psycopg connection
+    write_config(conn, read_config())
+
+
+def with_config_version(objects: Sequence[SqlObject]) -> list[SqlObject]:
+    """The config table's version includes the configuration file's hash (a change is visible)."""
+    digest = hashlib.sha256(config_path().read_bytes()).hexdigest()[:12]
+    out = []
+    for o in objects:
+        if o.name == "config":
+            o = SqlObject(**{**o.__dict__, "extra_version": f"cfg-{digest}"})
+        out.append(o)
+    return out
+
+
+def resolve_dependencies(objects: Sequence[SqlObject]) -> dict[str, set[AssetKey]]:
+    """Asset dependencies of every object; an unknown reference is an error naming the file."""
+    created: dict[Ref, str] = {ref: o.name for o in objects for ref in o.creates}
+    sources = set(source_tables())
+    # The audit tables every build writes to: built before any KPI object, even on a first run.
+    setup_base = [o.name for o in objects if o.group == "setup" and o.name in AUDIT_TABLES]
+    deps: dict[str, set[AssetKey]] = {}
+    for o in objects:
+        keys: set[AssetKey] = set()
+        for ref in sorted(o.references):
+            if ref in created and created[ref] != o.name:
+                keys.add(analytics_key(created[ref]))
+            elif ref in sources:
+                keys.add(source_key(ref))
+            elif ref in created:
+                continue
+            else:
+                raise SqlFileError(
+                    f"{o.path}: references {ref[0]}.{ref[1]}, which no SQL file under "
+                    "retailmart_dagster/sql creates and which is not a source table"
+                )
+        if o.name != SCHEMA_ASSET:
+            keys.add(analytics_key(SCHEMA_ASSET))
+        if o.group != "setup":
+            # KPI objects are audited into the setup tables; build those first.
+            keys.update(analytics_key(n) for n in setup_base)
+        deps[o.name] = keys
+    return deps
+
+
+def _sql_markdown(obj: SqlObject) -> MetadataValue:
+    return MetadataValue.md(f"```sql\n{obj.sql.strip()}\n```")
+
+
+def build_sql_asset(obj: SqlObject, deps: set[AssetKey], builder: SqlBuilder) -> AssetsDefinition:
+    kpi_md = "\n".join(f"- **{n}**: {f}" for n, f in obj.kpis)
+    description = obj.description + (f"\n\nKPIs:\n{kpi_md}" if kpi_md else "")
+
+    @asset(
+        key=analytics_key(obj.name),
+        deps=sorted(deps, key=lambda k: k.to_user_string()),
+        group_name=obj.group,
+        code_version=SqlBuilder.version(obj),
+        kinds={"postgres", KIND_BADGE[obj.kind]},
+        description=description or None,
+        tags={"retailmart/kind": obj.kind, "retailmart/domain": obj.group},
+        metadata={"sql_path": obj.relative_path, "object": obj.qualified_name},
+    )
+    def _asset(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+        try:
+            with postgres.connection() as conn:
+                result = builder.build(conn, obj, run_id=context.run_id)
+        except DatabaseUnreachableError as exc:
+            context.log.error(str(exc))
+            raise RetryRequested(max_retries=2, seconds_to_wait=2) from exc
+        if result.recreated_dependents:
+            context.log.info(
+                f"{obj.qualified_name} changed: re-created dependents {result.recreated_dependents}"
+            )
+        metadata: dict = {
+            "action": result.action,
+            "duration_ms": MetadataValue.float(round(result.duration_ms, 1)),
+            "sql": _sql_markdown(obj),
+        }
+        if result.row_count is not None:
+            metadata["dagster/row_count"] = MetadataValue.int(result.row_count)
+        if result.columns:
+            metadata["dagster/column_schema"] = TableSchema(
+                columns=[TableColumn(name=n, type=t) for n, t in result.columns]
+            )
+        if result.recreated_dependents:
+            metadata["recreated_dependents"] = MetadataValue.json(result.recreated_dependents)
+        return MaterializeResult(metadata=metadata)
+
+    return _asset
+
+
+def load_sql_objects() -> list[SqlObject]:
+    return with_config_version(discover_sql_objects())
+
+
+def build_sql_assets(objects: Sequence[SqlObject] | None = None) -> list[AssetsDefinition]:
+    objects = list(objects) if objects is not None else load_sql_objects()
+    builder = SqlBuilder(objects, post_hooks={"config": _config_hook})
+    deps = resolve_dependencies(objects)
+    return [build_sql_asset(o, deps[o.name], builder) for o in objects]
+
+
+__all__ = [
+    "SETUP_SCRIPT",
+    "build_sql_assets",
+    "load_sql_objects",
+    "resolve_dependencies",
+    "source_specs",
+]

@@ -1,0 +1,126 @@
+"""Versioned analytics configuration: ``analytics.toml`` -> ``analytics.config``.
+
+The TOML file is the one place where thresholds, tiers and windows are set. Each entry is
+``name = { value = ..., description = "..." }`` inside a ``[section]``; the key in the database is
+``section.name``. Types are inferred from the value and checked: a value of the wrong type for a key
+that already exists with another type is an error that names the key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+CONFIG_PATH = Path(__file__).with_name("analytics.toml")
+CONFIG_ENV = "RETAILMART_CONFIG"
+
+
+class ConfigError(ValueError):
+    """The configuration file has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    key: str
+    section: str
+    value: Any
+    value_type: str
+    description: str
+
+
+def config_path() -> Path:
+    """The configuration file in force: $RETAILMART_CONFIG, or the versioned default."""
+    return Path(os.environ.get(CONFIG_ENV) or CONFIG_PATH)
+
+
+def _value_type(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "numeric"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "text_array"
+    raise ConfigError(
+        f"config key {key!r}: value {value!r} is not an int, number, string, boolean or list of strings"
+    )
+
+
+def read_config(path: Path | None = None) -> list[ConfigEntry]:
+    """Parse and validate the configuration file; errors name the file and the key."""
+    path = path or config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: configuration file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    entries: list[ConfigEntry] = []
+    for section, items in data.items():
+        if not isinstance(items, dict):
+            raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
+        for name, spec in items.items():
+            key = f"{section}.{name}"
+            if not isinstance(spec, dict) or "value" not in spec:
+                raise ConfigError(
+                    f"{path}: {key} must be written as {{ value = ..., description = \"...\" }}"
+                )
+            unknown = set(spec) - {"value", "description"}
+            if unknown:
+                raise ConfigError(f"{path}: {key} has unknown field(s) {sorted(unknown)}")
+            value = spec["value"]
+            entries.append(
+                ConfigEntry(
+                    key=key,
+                    section=section,
+                    value=value,
+                    value_type=_value_type(key, value),
+                    description=str(spec.get("description", "")),
+                )
+            )
+    return entries
+
+
+def config_values(path: Path | None = None) -> dict[str, Any]:
+    """Plain ``{key: value}`` view of the configuration file."""
+    return {e.key: e.value for e in read_config(path)}
+
+
+def write_config(conn: psycopg.Connection, entries: list[ConfigEntry]) -> int:
+    """Upsert entries into analytics.config; keys no longer in the file are kept, marked stale."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT key, value_type FROM analytics.config")
+        existing = dict(cur.fetchall())
+        for e in entries:
+            old = existing.get(e.key)
+            if old is not None and old != e.value_type:
+                raise ConfigError(
+                    f"config key {e.key!r}: value {e.value!r} is of type {e.value_type}, "
+                    f"but the key is of type {old}"
+                )
+        cur.executemany(
+            """
+            INSERT INTO analytics.config AS c (key, section, value, value_type, description, is_stale)
+            VALUES (%s, %s, %s::jsonb, %s, %s, false)
+            ON CONFLICT (key) DO UPDATE
+               SET value = EXCLUDED.value, value_type = EXCLUDED.value_type,
+                   description = EXCLUDED.description, is_stale = false,
+                   updated_at = CASE WHEN c.value IS DISTINCT FROM EXCLUDED.value
+                                     THEN now() ELSE c.updated_at END
+            """,
+            [(e.key, e.section, json.dumps(e.value), e.value_type, e.description) for e in entries],
+        )
+        cur.execute(
+            "UPDATE analytics.config SET is_stale = true WHERE NOT (key = ANY(%s))",
+            ([e.key for e in entries],),
+        )
+    return len(entries)
