@@ -31,8 +31,13 @@ def postgres_resource() -> PostgresResource:
     return PostgresResource()
 
 
-def build_definitions() -> Definitions:
+def build_definitions(
+    database_url: str | None = None, dashboard_dir: str | None = None
+) -> Definitions:
+    """All definitions; tests and scripts may pin the database URL and the dashboard folder."""
     objects = load_sql_objects()
+    postgres = PostgresResource(database_url=database_url) if database_url else postgres_resource()
+    dashboard = DashboardResource(data_dir=dashboard_dir) if dashboard_dir else DashboardResource()
     full_refresh = define_asset_job(
         FULL_REFRESH_JOB,
         selection=AssetSelection.all() - AssetSelection.groups("retailmart_source"),
@@ -41,7 +46,7 @@ def build_definitions() -> Definitions:
     return Definitions(
         assets=[*source_specs(), *build_sql_assets(objects), *build_export_assets(objects)],
         jobs=[full_refresh],
-        resources={"postgres": postgres_resource(), "dashboard": DashboardResource()},
+        resources={"postgres": postgres, "dashboard": dashboard},
         executor=in_process_executor,
     )
 

@@ -208,7 +208,7 @@ def _header(sql: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 
 def _error_position(sql: str, exc: pglast.parser.ParseError) -> str:
-    location = getattr(exc, "location", None)
+    location = exc.args[1] if len(exc.args) > 1 else None
     if not isinstance(location, int):
         return ""
     before = sql[:location]
@@ -223,7 +223,9 @@ def parse_sql_file(path: Path, sql_dir: Path = SQL_DIR) -> SqlObject:
     try:
         statements = pglast.parse_sql(sql)
     except pglast.parser.ParseError as exc:
-        raise SqlFileError(f"{path}{_error_position(sql, exc)}: SQL syntax error: {exc}") from exc
+        raise SqlFileError(
+            f"{path}{_error_position(sql, exc)}: SQL syntax error: {exc.args[0]}"
+        ) from exc
     if not statements:
         raise SqlFileError(f"{path}: no SQL statement")
     refs = _Refs()

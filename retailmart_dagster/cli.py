@@ -1,0 +1,246 @@
+"""``retailmart``: the small command line around the Dagster project.
+
+  retailmart run [--scale S] [--seed N] [--end-date D] [--regenerate]   the main job, end to end
+  retailmart db start|stop|status|url                                   the embedded PostgreSQL server
+  retailmart generate --scale S --seed N [--end-date D] [--defects]     write the sample data
+  retailmart load DIR                                                   load DIR/<schema>/<table>.csv
+  retailmart dashboard [--port P]                                       serve dashboard/ on 127.0.0.1
+
+Errors a user can cause are printed as one line on stderr with exit code 2 (usage) or 1 (failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import http.server
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from retailmart_dagster.resources.embedded import EmbeddedPostgres, EmbeddedServerError
+
+
+class CliError(Exception):
+    """An error to print as one line, without a traceback."""
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _scale(value: str) -> float:
+    try:
+        scale = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from exc
+    if not 0.001 <= scale <= 100:
+        raise argparse.ArgumentTypeError(f"scale must be between 0.001 and 100, got {value}")
+    return scale
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from exc
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
+    return port
+
+
+# --------------------------------------------------------------------------- db
+def cmd_db(args: argparse.Namespace) -> int:
+    server = EmbeddedPostgres()
+    if args.action == "start":
+        state = server.start()
+        print(f"PostgreSQL {state.version} running on 127.0.0.1:{state.port} (data: {state.data_dir})")
+    elif args.action == "stop":
+        print("stopped" if server.stop() else "not running")
+    elif args.action == "status":
+        status = server.status()
+        print(json.dumps(status, indent=2))
+        return 0 if status["running"] else 3
+    elif args.action == "url":
+        print(server.url(args.database))
+    return 0
+
+
+# --------------------------------------------------------------------- generate
+def _source_connection():  # noqa: ANN202 - psycopg connection
+    from retailmart_dagster.resources.postgres import connect
+    from retailmart_dagster.runtime import prepare_environment
+
+    env = prepare_environment()
+    return env, connect(env.database_url)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from retailmart_dagster.generate import generate
+
+    env, conn = _source_connection()
+    with conn:
+        started = time.perf_counter()
+        result = generate(
+            conn, scale=args.scale, seed=args.seed, end_date=args.end_date, defects=args.defects
+        )
+    total = sum(result.row_counts.values())
+    print(
+        f"Generated {total:,} rows in {len(result.row_counts)} tables into {env.masked_url} "
+        f"in {time.perf_counter() - started:.1f}s (scale {args.scale}, seed {args.seed})"
+    )
+    for table, defect, count in result.injected:
+        print(f"  injected defect: {table}: {defect} x{count}")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from retailmart_dagster.loader import LoadError, load_dir
+
+    folder = Path(args.directory)
+    if not folder.is_dir():
+        raise CliError(f"{folder}: not a folder (expected DIR/<schema>/<table>.csv)")
+    env, conn = _source_connection()
+    with conn:
+        try:
+            counts = load_dir(conn, folder)
+        except LoadError as exc:
+            raise CliError(str(exc)) from None
+    print(f"Loaded {sum(counts.values()):,} rows from {len(counts)} files into {env.masked_url}")
+    return 0
+
+
+# -------------------------------------------------------------------------- run
+def _has_source_data(url: str) -> bool:
+    from retailmart_dagster.resources.postgres import connect
+
+    with connect(url) as conn:
+        row = conn.execute("SELECT to_regclass('sales.orders') IS NOT NULL").fetchone()
+        if not row or not row[0]:
+            return False
+        count = conn.execute("SELECT EXISTS (SELECT 1 FROM sales.orders)").fetchone()
+        return bool(count and count[0])
+
+
+def run_full_refresh(dashboard_dir: Path | None = None) -> bool:
+    """Run the main job through Dagster with the configured instance; True on success."""
+    from dagster import DagsterInstance
+
+    from retailmart_dagster.definitions import FULL_REFRESH_JOB, build_definitions
+
+    defs = build_definitions(dashboard_dir=str(dashboard_dir) if dashboard_dir else None)
+    job = defs.resolve_job_def(FULL_REFRESH_JOB)
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    return result.success
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from retailmart_dagster.generate import generate
+    from retailmart_dagster.resources.dashboard import default_data_dir
+    from retailmart_dagster.resources.postgres import connect
+    from retailmart_dagster.runtime import prepare_environment
+
+    started = time.perf_counter()
+    env = prepare_environment()
+    print(f"Database: {env.masked_url} ({'embedded' if env.embedded else 'RETAILMART_DATABASE_URL'})")
+    if args.regenerate or not _has_source_data(env.database_url):
+        if not env.embedded and not args.regenerate:
+            raise CliError(
+                f"{env.masked_url} has no RetailMart data (sales.orders is missing or empty); "
+                "load it with `retailmart load DIR`, or pass --regenerate to write sample data there"
+            )
+        with connect(env.database_url) as conn:
+            result = generate(conn, scale=args.scale, seed=args.seed, end_date=args.end_date)
+        print(f"Sample data: {sum(result.row_counts.values()):,} rows (scale {args.scale})")
+    ok = run_full_refresh()
+    data_dir = Path(default_data_dir()).resolve()
+    if not ok:
+        print(f"The full refresh FAILED after {time.perf_counter() - started:.0f}s: see the run in "
+              "the Dagster UI (command below) or the log above.", file=sys.stderr)
+    else:
+        print(f"Full refresh done in {time.perf_counter() - started:.0f}s.")
+    print(f"Dashboard JSON:  {data_dir}")
+    print(f"Dagster UI:      DAGSTER_HOME={env.dagster_home} .venv/bin/dagster dev -w workspace.yaml")
+    print("Dashboard:       .venv/bin/retailmart dashboard")
+    return 0 if ok else 1
+
+
+# -------------------------------------------------------------------- dashboard
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    root = Path(args.directory).resolve()
+    if not (root / "index.html").exists() and not (root / "data").exists():
+        raise CliError(f"{root}: no dashboard here (expected index.html or data/)")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as httpd:
+        print(f"Dashboard: http://127.0.0.1:{httpd.server_address[1]}/  (Ctrl-C to stop)", flush=True)
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+# ------------------------------------------------------------------------ main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retailmart", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the main job: database, sample data, full refresh, JSON")
+    run.add_argument("--scale", type=_scale, default=0.1, help="sample data scale (default 0.1)")
+    run.add_argument("--seed", type=int, default=42)
+    run.add_argument("--end-date", type=_date, default=None, help="last order day (default today)")
+    run.add_argument("--regenerate", action="store_true", help="write sample data even if data exists")
+    run.set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="the embedded PostgreSQL server")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.add_argument("--database", default="retailmart", help="database name for `url`")
+    db.set_defaults(func=cmd_db)
+
+    gen = sub.add_parser("generate", help="write deterministic RetailMart sample data")
+    gen.add_argument("--scale", type=_scale, default=1.0)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--end-date", type=_date, default=None, help="last order day (default today)")
+    gen.add_argument("--defects", action="store_true", help="inject known data-quality defects")
+    gen.set_defaults(func=cmd_generate)
+
+    load = sub.add_parser("load", help="load DIR/<schema>/<table>.csv files (one transaction)")
+    load.add_argument("directory")
+    load.set_defaults(func=cmd_load)
+
+    dash = sub.add_parser("dashboard", help="serve the dashboard on 127.0.0.1")
+    dash.add_argument("--port", type=_port, default=8050)
+    dash.add_argument("--directory", default="dashboard")
+    dash.set_defaults(func=cmd_dashboard)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    if getattr(args, "end_date", "missing") is None:
+        args.end_date = dt.date.today()
+    try:
+        return func(args)
+    except (CliError, EmbeddedServerError) as exc:
+        print(f"retailmart: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a clear line first; the details follow for the curious
+        from retailmart_dagster.resources.postgres import DatabaseUnreachableError
+
+        if isinstance(exc, DatabaseUnreachableError):
+            print(f"retailmart: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
