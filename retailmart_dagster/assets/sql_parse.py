@@ -255,6 +255,19 @@ def parse_sql_file(path: Path, sql_dir: Path = SQL_DIR) -> SqlObject:
                 f"{path}: a {kind} file must create {ANALYTICS_SCHEMA}.{name} "
                 f"(file name = object name); it creates {sorted(creates)}"
             )
+    if kind in (TABLE, SETUP_SCRIPT, SCHEMA):
+        # These run on every materialization: they must be idempotent and never drop history.
+        for raw in statements:
+            stmt = raw.stmt
+            if isinstance(stmt, ast.CreateStmt | ast.IndexStmt | ast.CreateSchemaStmt) and not (
+                stmt.if_not_exists
+            ):
+                raise SqlFileError(
+                    f"{path}: {type(stmt).__name__} must use IF NOT EXISTS "
+                    "(setup runs on every materialization and must never fail or drop data)"
+                )
+            if isinstance(stmt, ast.DropStmt | ast.TruncateStmt):
+                raise SqlFileError(f"{path}: setup scripts must not DROP or TRUNCATE")
     unknown_unqualified = refs.unqualified - refs.ctes
     if unknown_unqualified:
         raise SqlFileError(

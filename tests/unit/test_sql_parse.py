@@ -151,3 +151,9 @@ def test_source_tables_come_from_the_contract_ddl() -> None:
         "order_status",
         "total_amount",
     ]
+
+
+def test_setup_table_must_be_idempotent(tmp_path: Path) -> None:
+    path = write(tmp_path, "setup", "log_u", "CREATE TABLE analytics.log_u (id int);")
+    with pytest.raises(SqlFileError, match="IF NOT EXISTS"):
+        parse_sql_file(path, tmp_path)

@@ -1,0 +1,106 @@
+"""The build engine on a real server: create, refresh concurrently, re-create on change with
+dependents, failures leave the previous version in place, audit history survives re-setup."""
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from retailmart_dagster.assets.builder import SqlBuilder
+from retailmart_dagster.assets.sql_parse import SQL_DIR, discover_sql_objects, parse_sql_file
+
+pytestmark = pytest.mark.integration
+
+SETUP = [
+    "schema_analytics", "config", "object_registry", "kpi_catalog", "execution_log",
+    "refresh_history",
+]
+
+
+def _objects(tmp_path: Path, files: dict[str, str]):  # noqa: ANN202
+    setup = {o.name: o for o in discover_sql_objects(SQL_DIR) if o.name in SETUP}
+    extra = []
+    for rel, text in files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        extra.append(parse_sql_file(path, tmp_path))
+    return [setup[n] for n in SETUP] + extra
+
+
+BASE = "-- t\nCREATE TABLE IF NOT EXISTS analytics.base_src (k int PRIMARY KEY, v numeric);\n"
+MV_V1 = (
+    "-- Sum per k.\nCREATE MATERIALIZED VIEW analytics.mv_sum AS\n"
+    "SELECT b.k, sum(b.v) AS total FROM analytics.base_src b GROUP BY b.k;\n"
+    "CREATE UNIQUE INDEX ux_mv_sum ON analytics.mv_sum (k);\n"
+)
+MV_V2 = MV_V1.replace("sum(b.v) AS total", "sum(b.v) AS total, count(*) AS n")
+VIEW_ON_MV = "-- On top.\nCREATE VIEW analytics.vw_top AS SELECT m.k, m.total FROM analytics.mv_sum m;\n"
+
+
+def _build_all(builder: SqlBuilder, conn: psycopg.Connection) -> dict[str, str]:
+    return {o.name: builder.build(conn, o, run_id="test").action for o in builder.objects}
+
+
+def test_create_refresh_recreate(tmp_path: Path, new_database) -> None:  # noqa: ANN001
+    url = new_database("builder")
+    with psycopg.connect(url) as conn:
+        objs = _objects(
+            tmp_path,
+            {"t/base_src.sql": BASE, "t/mv_sum.sql": MV_V1, "t/vw_top.sql": VIEW_ON_MV},
+        )
+        builder = SqlBuilder(objs)
+        actions = _build_all(builder, conn)
+        assert actions["mv_sum"] == "create" and actions["vw_top"] == "create"
+        conn.execute("INSERT INTO analytics.base_src VALUES (1, 10), (2, 5)")
+        conn.commit()
+        actions = _build_all(builder, conn)
+        assert actions["mv_sum"] == "refresh_concurrently"
+        assert actions["vw_top"] == "unchanged"
+        assert conn.execute("SELECT sum(total) FROM analytics.vw_top").fetchone() == (15,)
+
+        # A changed MV definition: re-created, its dependent view re-created in the same step.
+        objs2 = _objects(
+            tmp_path / "v2",
+            {"t/base_src.sql": BASE, "t/mv_sum.sql": MV_V2, "t/vw_top.sql": VIEW_ON_MV},
+        )
+        builder2 = SqlBuilder(objs2)
+        mv2 = next(o for o in objs2 if o.name == "mv_sum")
+        result = builder2.build(conn, mv2, run_id="test")
+        assert result.action == "recreate"
+        assert result.recreated_dependents == ["vw_top"]
+        assert [c for c, _ in result.columns] == ["k", "total", "n"]
+        assert conn.execute("SELECT count(*) FROM analytics.vw_top").fetchone() == (2,)
+
+        # A failing new version leaves the previous one in place.
+        broken = _objects(
+            tmp_path / "v3",
+            {"t/mv_sum.sql": MV_V1.replace("sum(b.v)", "sum(b.no_such_column)")},
+        )
+        bad = next(o for o in broken if o.name == "mv_sum")
+        with pytest.raises(psycopg.errors.UndefinedColumn):
+            builder2.build(conn, bad, run_id="test")
+        cols = conn.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'analytics.mv_sum'::regclass"
+            " AND attnum > 0"
+        ).fetchone()
+        assert cols == (3,)
+        assert conn.execute("SELECT count(*) FROM analytics.vw_top").fetchone() == (2,)
+        failed = conn.execute(
+            "SELECT count(*) FROM analytics.execution_log WHERE status = 'failed'"
+            " AND object_name = 'mv_sum'"
+        ).fetchone()
+        assert failed == (1,)
+
+        # Re-running setup keeps history.
+        before = conn.execute("SELECT count(*) FROM analytics.execution_log").fetchone()[0]
+        _build_all(builder2, conn)
+        after = conn.execute("SELECT count(*) FROM analytics.execution_log").fetchone()[0]
+        assert after == before + len(objs2)
+        history = conn.execute(
+            "SELECT method FROM analytics.refresh_history WHERE object_name = 'mv_sum'"
+            " ORDER BY refresh_id"
+        ).fetchall()
+        assert [h[0] for h in history] == [
+            "create", "refresh_concurrently", "recreate", "refresh_concurrently"
+        ]
