@@ -60,7 +60,9 @@ def cmd_db(args: argparse.Namespace) -> int:
     server = EmbeddedPostgres()
     if args.action == "start":
         state = server.start()
-        print(f"PostgreSQL {state.version} running on 127.0.0.1:{state.port} (data: {state.data_dir})")
+        print(
+            f"PostgreSQL {state.version} running on 127.0.0.1:{state.port} (data: {state.data_dir})"
+        )
     elif args.action == "stop":
         print("stopped" if server.stop() else "not running")
     elif args.action == "status":
@@ -101,11 +103,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from retailmart_dagster.loader import LoadError, load_dir
-
     folder = Path(args.directory)
     if not folder.is_dir():
         raise CliError(f"{folder}: not a folder (expected DIR/<schema>/<table>.csv)")
+    from retailmart_dagster.loader import LoadError, load_dir
+
     env, conn = _source_connection()
     with conn:
         try:
@@ -149,7 +151,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     env = prepare_environment()
-    print(f"Database: {env.masked_url} ({'embedded' if env.embedded else 'RETAILMART_DATABASE_URL'})")
+    print(
+        f"Database: {env.masked_url} ({'embedded' if env.embedded else 'RETAILMART_DATABASE_URL'})"
+    )
     if args.regenerate or not _has_source_data(env.database_url):
         if not env.embedded and not args.regenerate:
             raise CliError(
@@ -162,12 +166,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     ok = run_full_refresh()
     data_dir = Path(default_data_dir()).resolve()
     if not ok:
-        print(f"The full refresh FAILED after {time.perf_counter() - started:.0f}s: see the run in "
-              "the Dagster UI (command below) or the log above.", file=sys.stderr)
+        print(
+            f"The full refresh FAILED after {time.perf_counter() - started:.0f}s: see the run in "
+            "the Dagster UI (command below) or the log above.",
+            file=sys.stderr,
+        )
     else:
         print(f"Full refresh done in {time.perf_counter() - started:.0f}s.")
     print(f"Dashboard JSON:  {data_dir}")
-    print(f"Dagster UI:      DAGSTER_HOME={env.dagster_home} .venv/bin/dagster dev -w workspace.yaml")
+    print(
+        f"Dagster UI:      DAGSTER_HOME={env.dagster_home} .venv/bin/dagster dev -w workspace.yaml"
+    )
     print("Dashboard:       .venv/bin/retailmart dashboard")
     return 0 if ok else 1
 
@@ -179,7 +188,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         raise CliError(f"{root}: no dashboard here (expected index.html or data/)")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as httpd:
-        print(f"Dashboard: http://127.0.0.1:{httpd.server_address[1]}/  (Ctrl-C to stop)", flush=True)
+        print(
+            f"Dashboard: http://127.0.0.1:{httpd.server_address[1]}/  (Ctrl-C to stop)", flush=True
+        )
         try:
             httpd.serve_forever()
         except KeyboardInterrupt:
@@ -196,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scale", type=_scale, default=0.1, help="sample data scale (default 0.1)")
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--end-date", type=_date, default=None, help="last order day (default today)")
-    run.add_argument("--regenerate", action="store_true", help="write sample data even if data exists")
+    run.add_argument(
+        "--regenerate", action="store_true", help="write sample data even if data exists"
+    )
     run.set_defaults(func=cmd_run)
 
     db = sub.add_parser("db", help="the embedded PostgreSQL server")

@@ -11,8 +11,8 @@ from dagster import (
     AssetSelection,
     Definitions,
     EnvVar,
-    definitions,
     define_asset_job,
+    definitions,
     in_process_executor,
 )
 

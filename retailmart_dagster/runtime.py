@@ -62,11 +62,11 @@ def dagster_yaml(storage_url: str) -> str:
 storage:
   postgres:
     postgres_db:
-      username: "{unquote(parts.username or '')}"
-      password: "{unquote(parts.password or '')}"
+      username: "{unquote(parts.username or "")}"
+      password: "{unquote(parts.password or "")}"
       hostname: "{parts.hostname}"
       port: {parts.port or 5432}
-      db_name: "{unquote(parts.path.lstrip('/'))}"
+      db_name: "{unquote(parts.path.lstrip("/"))}"
       # SQLAlchemy 2.1 needs the explicit driver; a bare postgresql:// fails every run on NOTIFY.
       scheme: "postgresql+psycopg2"
 run_coordinator:

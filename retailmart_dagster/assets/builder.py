@@ -109,9 +109,7 @@ class SqlBuilder:
         if obj.kind == SCHEMA:
             row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (obj.name,)).fetchone()
             return bool(row and row[0])
-        row = conn.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", (obj.qualified_name,)
-        ).fetchone()
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (obj.qualified_name,)).fetchone()
         return bool(row and row[0])
 
     @staticmethod
@@ -253,7 +251,9 @@ class SqlBuilder:
             recreated_dependents=recreated,
         )
 
-    def build(self, conn: psycopg.Connection, obj: SqlObject, run_id: str | None = None) -> BuildResult:
+    def build(
+        self, conn: psycopg.Connection, obj: SqlObject, run_id: str | None = None
+    ) -> BuildResult:
         """Build obj in one transaction and record it in the audit tables; re-raises on failure."""
         started_at = time.time()
         try:
@@ -308,27 +308,38 @@ class SqlBuilder:
                     "INSERT INTO analytics.refresh_history"
                     " (run_id, object_name, method, duration_ms, row_count)"
                     " VALUES (%s, %s, %s, %s, %s)",
-                    (run_id, obj.name, result.action, round(result.duration_ms, 1), result.row_count),
+                    (
+                        run_id,
+                        obj.name,
+                        result.action,
+                        round(result.duration_ms, 1),
+                        result.row_count,
+                    ),
                 )
         if error is None and self._has_table(conn, "analytics.kpi_catalog"):
-            conn.execute(
-                """
-                INSERT INTO analytics.kpi_catalog AS k
-                       (object_name, domain, object_kind, description, kpis, code_version, sql_path)
-                VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s)
-                ON CONFLICT (object_name) DO UPDATE
-                   SET domain = EXCLUDED.domain, object_kind = EXCLUDED.object_kind,
-                       description = EXCLUDED.description, kpis = EXCLUDED.kpis,
-                       code_version = EXCLUDED.code_version, sql_path = EXCLUDED.sql_path,
-                       updated_at = now()
-                """,
-                (
-                    obj.name,
-                    obj.group,
-                    obj.kind,
-                    obj.description,
-                    json.dumps([{"name": n, "formula": f} for n, f in obj.kpis], ensure_ascii=False),
-                    self.version(obj),
-                    obj.relative_path,
-                ),
-            )
+            # The catalog lists every object from the moment it exists, then each build updates it.
+            for documented in self.objects if obj.name == "kpi_catalog" else [obj]:
+                self._catalog(conn, documented)
+
+    def _catalog(self, conn: psycopg.Connection, obj: SqlObject) -> None:
+        conn.execute(
+            """
+            INSERT INTO analytics.kpi_catalog AS k
+                   (object_name, domain, object_kind, description, kpis, code_version, sql_path)
+            VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s)
+            ON CONFLICT (object_name) DO UPDATE
+               SET domain = EXCLUDED.domain, object_kind = EXCLUDED.object_kind,
+                   description = EXCLUDED.description, kpis = EXCLUDED.kpis,
+                   code_version = EXCLUDED.code_version, sql_path = EXCLUDED.sql_path,
+                   updated_at = now()
+            """,
+            (
+                obj.name,
+                obj.group,
+                obj.kind,
+                obj.description,
+                json.dumps([{"name": n, "formula": f} for n, f in obj.kpis], ensure_ascii=False),
+                self.version(obj),
+                obj.relative_path,
+            ),
+        )

@@ -5,7 +5,6 @@ The export function (its own SQL file under ``sql/exports/``) is the single defi
 so any PostgreSQL client gets the same data as the dashboard. The file asset only calls it.
 """
 
-
 import datetime as dt
 import hashlib
 import json

@@ -5,7 +5,6 @@ dependencies from the SQL itself (see ``sql_parse``), code version = hash of the
 are ``AssetSpec``s keyed ``["retailmart", <schema>, <table>]``, read from the source DDL.
 """
 
-
 import hashlib
 from collections.abc import Sequence
 
@@ -26,7 +25,6 @@ from retailmart_dagster.assets.builder import SqlBuilder
 from retailmart_dagster.assets.sql_parse import (
     ANALYTICS_SCHEMA,
     SETUP_SCRIPT,
-    TABLE,
     Ref,
     SqlFileError,
     SqlObject,
@@ -138,7 +136,7 @@ def build_sql_asset(obj: SqlObject, deps: set[AssetKey], builder: SqlBuilder) ->
     def _asset(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
         try:
             with postgres.connection() as conn:
-                result = builder.build(conn, obj, run_id=context.run_id)
+                result = builder.build(conn, obj, run_id=context.run.run_id)
         except DatabaseUnreachableError as exc:
             context.log.error(str(exc))
             raise RetryRequested(max_retries=2, seconds_to_wait=2) from exc

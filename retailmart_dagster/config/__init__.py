@@ -72,7 +72,7 @@ def read_config(path: Path | None = None) -> list[ConfigEntry]:
             key = f"{section}.{name}"
             if not isinstance(spec, dict) or "value" not in spec:
                 raise ConfigError(
-                    f"{path}: {key} must be written as {{ value = ..., description = \"...\" }}"
+                    f'{path}: {key} must be written as {{ value = ..., description = "..." }}'
                 )
             unknown = set(spec) - {"value", "description"}
             if unknown:

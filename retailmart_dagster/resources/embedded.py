@@ -277,12 +277,18 @@ class EmbeddedPostgres:
             self._run(
                 [
                     str(bin_dir / "initdb"),
-                    "-D", str(data_dir),
-                    "-U", SUPERUSER,
-                    "--pwfile", str(pwfile),
-                    "--auth", "scram-sha-256",
-                    "-E", "UTF8",
-                    "--locale", "C",
+                    "-D",
+                    str(data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth",
+                    "scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale",
+                    "C",
                 ],
                 user,
                 runtime,
@@ -308,10 +314,10 @@ class EmbeddedPostgres:
     def url(self, dbname: str = "retailmart") -> str:
         state = self._load_state()
         if state is None:
-            raise EmbeddedServerError("The embedded server was never started: run `retailmart db start`")
-        return (
-            f"postgresql://{SUPERUSER}:{quote(state.password, safe='')}@127.0.0.1:{state.port}/{dbname}"
-        )
+            raise EmbeddedServerError(
+                "The embedded server was never started: run `retailmart db start`"
+            )
+        return f"postgresql://{SUPERUSER}:{quote(state.password, safe='')}@127.0.0.1:{state.port}/{dbname}"
 
     def is_running(self) -> bool:
         state = self._load_state()
@@ -351,11 +357,15 @@ class EmbeddedPostgres:
                 [
                     str(Path(state.bin_dir) / "pg_ctl"),
                     "start",
-                    "-D", str(state.data_dir),
-                    "-l", str(state.log_file),
-                    "-o", f"-p {state.port}",
+                    "-D",
+                    str(state.data_dir),
+                    "-l",
+                    str(state.log_file),
+                    "-o",
+                    f"-p {state.port}",
                     "-w",
-                    "-t", "60",
+                    "-t",
+                    "60",
                 ],
                 user,
                 Path(state.runtime_dir),
@@ -395,10 +405,13 @@ class EmbeddedPostgres:
                 [
                     str(Path(state.bin_dir) / "pg_ctl"),
                     "stop",
-                    "-D", str(state.data_dir),
-                    "-m", "fast",
+                    "-D",
+                    str(state.data_dir),
+                    "-m",
+                    "fast",
                     "-w",
-                    "-t", "60",
+                    "-t",
+                    "60",
                 ],
                 user,
                 Path(state.runtime_dir),

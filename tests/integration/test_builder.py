@@ -12,7 +12,11 @@ from retailmart_dagster.assets.sql_parse import SQL_DIR, discover_sql_objects, p
 pytestmark = pytest.mark.integration
 
 SETUP = [
-    "schema_analytics", "config", "object_registry", "kpi_catalog", "execution_log",
+    "schema_analytics",
+    "config",
+    "object_registry",
+    "kpi_catalog",
+    "execution_log",
     "refresh_history",
 ]
 
@@ -35,7 +39,9 @@ MV_V1 = (
     "CREATE UNIQUE INDEX ux_mv_sum ON analytics.mv_sum (k);\n"
 )
 MV_V2 = MV_V1.replace("sum(b.v) AS total", "sum(b.v) AS total, count(*) AS n")
-VIEW_ON_MV = "-- On top.\nCREATE VIEW analytics.vw_top AS SELECT m.k, m.total FROM analytics.mv_sum m;\n"
+VIEW_ON_MV = (
+    "-- On top.\nCREATE VIEW analytics.vw_top AS SELECT m.k, m.total FROM analytics.mv_sum m;\n"
+)
 
 
 def _build_all(builder: SqlBuilder, conn: psycopg.Connection) -> dict[str, str]:
@@ -102,5 +108,8 @@ def test_create_refresh_recreate(tmp_path: Path, new_database) -> None:  # noqa:
             " ORDER BY refresh_id"
         ).fetchall()
         assert [h[0] for h in history] == [
-            "create", "refresh_concurrently", "recreate", "refresh_concurrently"
+            "create",
+            "refresh_concurrently",
+            "recreate",
+            "refresh_concurrently",
         ]

@@ -25,7 +25,9 @@ def _generate(url: str, scale: float = 0.01) -> None:
 
 
 def test_dagster_asset_materialize_on_postgres_instance(
-    new_database, tmp_path: Path, pg_server  # noqa: ANN001
+    new_database,
+    tmp_path: Path,
+    pg_server,  # noqa: ANN001
 ) -> None:
     url = new_database("cli")
     storage_url = new_database("dagster_storage")
@@ -39,9 +41,20 @@ def test_dagster_asset_materialize_on_postgres_instance(
         "RETAILMART_DASHBOARD_DIR": str(data_dir),
     }
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "--select", "*",
-         "-m", "retailmart_dagster.definitions"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "asset",
+            "materialize",
+            "--select",
+            "*",
+            "-m",
+            "retailmart_dagster.definitions",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     # Secrets never reach the logs.
@@ -61,7 +74,11 @@ def test_dagster_asset_materialize_on_postgres_instance(
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "retailmart_dagster.cli", *args],
-        cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

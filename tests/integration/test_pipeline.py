@@ -30,8 +30,13 @@ def test_every_asset_materialized_with_metadata(kpi_run) -> None:  # noqa: ANN00
     mats = _materializations(kpi_run)
     for obj in discover_sql_objects(SQL_DIR):
         meta = mats[AssetKey(["analytics", obj.name])]
-        assert meta["action"].value in {"create", "apply", "recreate", "refresh_concurrently",
-                                        "unchanged"}
+        assert meta["action"].value in {
+            "create",
+            "apply",
+            "recreate",
+            "refresh_concurrently",
+            "unchanged",
+        }
         assert "sql" in meta and "duration_ms" in meta
         if obj.kind in RELATION_KINDS:
             assert meta["dagster/row_count"].value >= 0
@@ -59,7 +64,9 @@ def test_config_loaded_from_the_versioned_file(kpi_conn: psycopg.Connection) -> 
     from retailmart_dagster.config import config_values
 
     for key, value in config_values().items():
-        row = kpi_conn.execute("SELECT value FROM analytics.config WHERE key = %s", (key,)).fetchone()
+        row = kpi_conn.execute(
+            "SELECT value FROM analytics.config WHERE key = %s", (key,)
+        ).fetchone()
         assert row is not None and row[0] == value, key
     with pytest.raises(psycopg.errors.RaiseException, match="no key"):
         kpi_conn.execute("SELECT analytics.fn_config_int('sales.no_such_key')")

@@ -51,8 +51,15 @@ def test_exports_and_full_job() -> None:
 
 def test_dagster_definitions_validate() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "dagster", "definitions", "validate", "-m",
-         "retailmart_dagster.definitions"],
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "definitions",
+            "validate",
+            "-m",
+            "retailmart_dagster.definitions",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -134,7 +134,9 @@ def test_file_name_must_match_object(tmp_path: Path) -> None:
 
 def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, "sales", "vw_s", "-- header\nCREATE VIEW analytics.vw_s AS\nSELEC 1;")
-    with pytest.raises(SqlFileError, match=r'vw_s\.sql:3:1: SQL syntax error: syntax error at or near "SELEC"'):
+    with pytest.raises(
+        SqlFileError, match=r'vw_s\.sql:3:1: SQL syntax error: syntax error at or near "SELEC"'
+    ):
         parse_sql_file(path, tmp_path)
 
 
