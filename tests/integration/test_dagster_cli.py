@@ -106,3 +106,38 @@ def test_cli_bad_input_is_one_clear_line(args: list[str], message: str, pg_serve
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_retailmart_run_end_to_end(pg_server, tmp_path: Path) -> None:  # noqa: ANN001
+    """The README's main job: embedded server, sample data, full refresh, JSON, where to look."""
+    data_dir = tmp_path / "data"
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("RETAILMART_DATABASE_URL", "DAGSTER_HOME")
+    }
+    env.update({"RETAILMART_HOME": str(pg_server.home), "RETAILMART_DASHBOARD_DIR": str(data_dir)})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "retailmart_dagster.cli",
+            "run",
+            "--scale",
+            "0.01",
+            "--regenerate",
+            "--end-date",
+            "2025-10-01",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Full refresh done" in result.stdout
+    assert "dagster dev" in result.stdout and str(data_dir) in result.stdout
+    assert (data_dir / "manifest.json").exists()
+    assert (data_dir / "sales").is_dir()
+    with psycopg.connect(pg_server.url("dagster")) as conn:
+        statuses = [r[0] for r in conn.execute("SELECT status FROM runs")]
+    assert "SUCCESS" in statuses
