@@ -1,0 +1,44 @@
+-- analytics.vw_sales_by_payment_mode: how do customers pay for their orders?
+-- One row per payment mode, over the payments (sales.payments, payment grain) of sales orders dated
+-- from the first order date to the reference date (analytics.fn_reference_date()). Sales orders =
+-- orders whose order_status is not in config sales.excluded_order_statuses. The source has no payment
+-- status, so every payment row counts; a NULL payment_mode is reported as 'Unknown'.
+-- KPI payments: count(*) of payment rows with that mode
+-- KPI orders: count(DISTINCT order_id) of those payments (an order paid in two modes counts in both)
+-- KPI amount_paid: sum(payments.amount) of those payments (payment grain)
+-- KPI amount_share_pct: amount_paid / amount_paid of all modes * 100
+-- KPI avg_payment: amount_paid / payments (numeric division)
+CREATE VIEW analytics.vw_sales_by_payment_mode AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_reference_date() AS ref_date,
+        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
+),
+
+sales_orders AS (
+    SELECT o.order_id
+    FROM sales.orders AS o
+    CROSS JOIN params AS p
+    WHERE o.order_date <= p.ref_date
+      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
+),
+
+by_mode AS (
+    SELECT
+        coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
+        count(*) AS payments,
+        count(DISTINCT pm.order_id) AS orders,
+        coalesce(sum(pm.amount), 0) AS amount_paid
+    FROM sales.payments AS pm
+    JOIN sales_orders AS so ON so.order_id = pm.order_id
+    GROUP BY coalesce(pm.payment_mode, 'Unknown')
+)
+
+SELECT
+    m.payment_mode,
+    m.payments,
+    m.orders,
+    m.amount_paid,
+    round(m.amount_paid / nullif(sum(m.amount_paid) OVER (), 0) * 100, 2) AS amount_share_pct,
+    round(m.amount_paid / nullif(m.payments, 0)::numeric, 2) AS avg_payment
+FROM by_mode AS m;
