@@ -30,6 +30,8 @@ FUNCTION = "function"
 SETUP_SCRIPT = "setup_script"
 
 KPI_LINE = re.compile(r"^--\s*KPI\s+([A-Za-z0-9_]+)\s*:\s*(.+)$")
+# Header fields: "-- Question: ...", "-- Owner: ...", "-- Refresh: ..." (one line each).
+FIELD_LINE = re.compile(r"^--\s*(Question|Owner|Refresh)\s*:\s*(.+)$")
 
 
 class SqlFileError(ValueError):
@@ -55,6 +57,10 @@ class SqlObject:
     functions: frozenset[Ref]
     code_version: str
     extra_version: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def field(self, name: str, default: str = "") -> str:
+        return dict(self.fields).get(name.lower(), default)
 
     @property
     def qualified_name(self) -> str:
@@ -182,10 +188,14 @@ def _created(stmt: ast.Node) -> tuple[str | None, Ref | None]:
     return None, None
 
 
-def _header(sql: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """Description (the leading comment's prose) and KPI formulas ("-- KPI name: formula")."""
+def _header(
+    sql: str,
+) -> tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """Description (the leading comment's prose), KPI formulas ("-- KPI name: formula") and the
+    fields Question / Owner / Refresh."""
     prose: list[str] = []
     kpis: list[tuple[str, str]] = []
+    fields: list[tuple[str, str]] = []
     for line in sql.splitlines():
         stripped = line.strip()
         if not stripped:
@@ -195,8 +205,11 @@ def _header(sql: str) -> tuple[str, tuple[tuple[str, str], ...]]:
         if not stripped.startswith("--"):
             break
         match = KPI_LINE.match(stripped)
+        field_match = FIELD_LINE.match(stripped)
         if match:
             kpis.append((match.group(1), match.group(2).strip()))
+        elif field_match:
+            fields.append((field_match.group(1).lower(), field_match.group(2).strip()))
         elif kpis and stripped.startswith("--   "):
             # continuation of the previous KPI formula
             name, formula = kpis[-1]
@@ -204,7 +217,7 @@ def _header(sql: str) -> tuple[str, tuple[tuple[str, str], ...]]:
         else:
             prose.append(stripped[2:].strip())
     description = " ".join(p for p in prose if p).strip()
-    return description, tuple(kpis)
+    return description, tuple(kpis), tuple(fields)
 
 
 def _error_position(sql: str, exc: pglast.parser.ParseError) -> str:
@@ -274,7 +287,7 @@ def parse_sql_file(path: Path, sql_dir: Path = SQL_DIR) -> SqlObject:
             f"{path}: unqualified relation(s) {sorted(unknown_unqualified)}: "
             "qualify every table with its schema (CTE names are fine)"
         )
-    description, kpis = _header(sql)
+    description, kpis, fields = _header(sql)
     return SqlObject(
         path=path,
         group=group,
@@ -287,6 +300,7 @@ def parse_sql_file(path: Path, sql_dir: Path = SQL_DIR) -> SqlObject:
         relations=frozenset(refs.relations),
         functions=frozenset(refs.functions),
         code_version=hashlib.sha256(sql.encode()).hexdigest()[:16],
+        fields=fields,
     )
 
 
