@@ -24,7 +24,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from retailmart_dagster.assets.builder import SqlBuilder, topological_order  # noqa: E402
-from retailmart_dagster.assets.exports import export_target, serialize  # noqa: E402
+from retailmart_dagster.assets.exports import (  # noqa: E402
+    export_relative_path,
+    export_target,
+    serialize,
+)
 from retailmart_dagster.assets.sql_assets import _config_hook, load_sql_objects  # noqa: E402
 from retailmart_dagster.resources.embedded import EmbeddedPostgres  # noqa: E402
 
@@ -71,10 +75,10 @@ def _direct_build(url: str, out_dir: Path) -> tuple[float, dict[str, float]]:
             payload = conn.execute(
                 sql.SQL("SELECT analytics.{}()").format(sql.Identifier(obj.name))
             ).fetchone()[0]
-            path = out_dir / target[0] / f"{target[1]}.json"
+            path = out_dir / export_relative_path(*target)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(serialize(payload))
-            per[f"export {target[0]}/{target[1]}"] = time.perf_counter() - t0
+            per[f"export {export_relative_path(*target)}"] = time.perf_counter() - t0
     return time.perf_counter() - started, per
 
 

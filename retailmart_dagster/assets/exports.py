@@ -32,13 +32,19 @@ MANIFEST_KEY = AssetKey(["dashboard", "manifest"])
 
 
 def export_target(obj: SqlObject) -> tuple[str, str] | None:
-    """(domain, name) of an export function ``fn_export_<domain>_<name>``, else None."""
+    """Where an export function writes, as (folder, name): ``fn_export_<domain>_<name>`` →
+    ``<domain>/<name>.json``; ``fn_export_<name>`` (one word, e.g. quality, alerts) → ``<name>.json``
+    at the top of the data folder (folder ""). None for other objects."""
     if obj.kind != FUNCTION or not obj.name.startswith(EXPORT_PREFIX):
         return None
     domain, _, name = obj.name[len(EXPORT_PREFIX) :].partition("_")
     if not name:
-        return domain, domain
+        return "", domain
     return domain, name
+
+
+def export_relative_path(folder: str, name: str) -> str:
+    return f"{folder}/{name}.json" if folder else f"{name}.json"
 
 
 def serialize(payload: object) -> bytes:
@@ -54,11 +60,15 @@ def count_rows(payload: object) -> int:
     return 1
 
 
+def export_key(folder: str, name: str) -> AssetKey:
+    return AssetKey(["dashboard", folder, name] if folder else ["dashboard", name])
+
+
 def build_export_asset(obj: SqlObject, domain: str, name: str) -> AssetsDefinition:
-    relative = f"{domain}/{name}.json"
+    relative = export_relative_path(domain, name)
 
     @asset(
-        key=AssetKey(["dashboard", domain, name]),
+        key=export_key(domain, name),
         deps=[analytics_key(obj.name)],
         group_name=EXPORT_GROUP,
         kinds={"json", "postgres"},
@@ -84,7 +94,7 @@ def build_export_asset(obj: SqlObject, domain: str, name: str) -> AssetsDefiniti
         if isinstance(payload, str):
             payload = json.loads(payload)
         data = serialize(payload)
-        path = dashboard.path(domain, f"{name}.json")
+        path = dashboard.path(relative)
         write_atomic(path, data)
         return MaterializeResult(
             metadata={
@@ -98,10 +108,10 @@ def build_export_asset(obj: SqlObject, domain: str, name: str) -> AssetsDefiniti
     return _export
 
 
-def build_manifest_asset(export_keys: Sequence[AssetKey]) -> AssetsDefinition:
+def build_manifest_asset(export_files: dict[AssetKey, str]) -> AssetsDefinition:
     @asset(
         key=MANIFEST_KEY,
-        deps=list(export_keys),
+        deps=list(export_files),
         group_name=EXPORT_GROUP,
         kinds={"json"},
         description="dashboard/data/manifest.json: generated at, reference date, and per file its "
@@ -113,13 +123,12 @@ def build_manifest_asset(export_keys: Sequence[AssetKey]) -> AssetsDefinition:
         with postgres.connection() as conn, conn.transaction():
             ref = conn.execute("SELECT analytics.fn_reference_date()").fetchone()
         files = {}
-        for key in export_keys:
-            domain, name = key.path[1], key.path[2]
-            path = dashboard.path(domain, f"{name}.json")
+        for relative in export_files.values():
+            path = dashboard.path(relative)
             if not path.exists():
                 continue
             data = path.read_bytes()
-            files[f"{domain}/{name}.json"] = {
+            files[relative] = {
                 "rows": count_rows(json.loads(data)),
                 "bytes": len(data),
                 "sha256": hashlib.sha256(data).hexdigest(),
@@ -143,9 +152,10 @@ def build_manifest_asset(export_keys: Sequence[AssetKey]) -> AssetsDefinition:
 
 def build_export_assets(objects: Sequence[SqlObject]) -> list[AssetsDefinition]:
     assets: list[AssetsDefinition] = []
+    files: dict[AssetKey, str] = {}
     for obj in objects:
         target = export_target(obj)
         if target is not None:
             assets.append(build_export_asset(obj, *target))
-    keys = [a.key for a in assets]
-    return [*assets, build_manifest_asset(keys)]
+            files[export_key(*target)] = export_relative_path(*target)
+    return [*assets, build_manifest_asset(files)]
