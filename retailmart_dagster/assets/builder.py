@@ -33,6 +33,8 @@ from retailmart_dagster.assets.sql_parse import (
 )
 
 VERSIONED_KINDS = (VIEW, MATERIALIZED_VIEW, FUNCTION)
+DEFAULT_REFRESH = "daily (full_refresh_job)"
+BOOTSTRAP_TABLES = ("execution_log", "object_registry", "refresh_history")
 RELATION_KINDS = (TABLE, VIEW, MATERIALIZED_VIEW)
 
 PostHook = Callable[[psycopg.Connection], None]
@@ -107,7 +109,8 @@ class SqlBuilder:
             ).fetchone()
             return bool(row and row[0])
         if obj.kind == SCHEMA:
-            row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (obj.name,)).fetchone()
+            schema = next(iter(obj.creates))[1]
+            row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (schema,)).fetchone()
             return bool(row and row[0])
         row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (obj.qualified_name,)).fetchone()
         return bool(row and row[0])
@@ -316,30 +319,87 @@ class SqlBuilder:
                         result.row_count,
                     ),
                 )
-        if error is None and self._has_table(conn, "analytics.kpi_catalog"):
+        if error is None and self._has_table(conn, "analytics.kpi_metadata"):
             # The catalog lists every object from the moment it exists, then each build updates it.
-            for documented in self.objects if obj.name == "kpi_catalog" else [obj]:
-                self._catalog(conn, documented)
+            if obj.name == "kpi_metadata":
+                for documented in self.objects:
+                    self._catalog(conn, documented, self._bootstrap_result(conn, documented, obj))
+            self._catalog(conn, obj, result)
 
-    def _catalog(self, conn: psycopg.Connection, obj: SqlObject) -> None:
+    def _bootstrap_result(
+        self, conn: psycopg.Connection, obj: SqlObject, catalog: SqlObject
+    ) -> BuildResult | None:
+        """The schema and audit tables are built (in this run) before the catalog exists: when the
+        catalog is built, record them as refreshed now; every other object records its own build."""
+        if obj.name == catalog.name or obj.group != "setup" or obj.kind not in (TABLE, SCHEMA):
+            return None
+        if obj.kind == TABLE and obj.name not in BOOTSTRAP_TABLES:
+            return None
+        if not self._exists(conn, obj):
+            return None
+        return BuildResult(
+            name=obj.name, action="apply", duration_ms=0.0, row_count=self.row_count(conn, obj)
+        )
+
+    def source_tables_of(self, obj: SqlObject) -> list[str]:
+        """Source tables an object reads, directly or through other analytics objects."""
+        created = {ref: o for o in self.objects for ref in o.creates}
+        seen: set[str] = set()
+        sources: set[str] = set()
+        stack = [obj]
+        while stack:
+            current = stack.pop()
+            if current.name in seen:
+                continue
+            seen.add(current.name)
+            for ref in current.references:
+                if ref in created:
+                    stack.append(created[ref])
+                elif ref[0] != ANALYTICS_SCHEMA:
+                    sources.add(f"{ref[0]}.{ref[1]}")
+        return sorted(sources)
+
+    def _catalog(
+        self, conn: psycopg.Connection, obj: SqlObject, result: BuildResult | None
+    ) -> None:
         conn.execute(
             """
-            INSERT INTO analytics.kpi_catalog AS k
-                   (object_name, domain, object_kind, description, kpis, code_version, sql_path)
-            VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s)
+            INSERT INTO analytics.kpi_metadata AS k
+                   (object_name, domain, object_kind, description, business_question, kpis,
+                    source_tables, refresh_frequency, owner, code_version, sql_path,
+                    last_refreshed_at, last_row_count, last_duration_ms)
+            VALUES (%(name)s, %(domain)s, %(kind)s, %(description)s, %(question)s, %(kpis)s::jsonb,
+                    %(sources)s, %(refresh)s, %(owner)s, %(version)s, %(path)s,
+                    CASE WHEN %(built)s THEN now() END, %(rows)s, %(ms)s)
             ON CONFLICT (object_name) DO UPDATE
                SET domain = EXCLUDED.domain, object_kind = EXCLUDED.object_kind,
-                   description = EXCLUDED.description, kpis = EXCLUDED.kpis,
+                   description = EXCLUDED.description,
+                   business_question = EXCLUDED.business_question, kpis = EXCLUDED.kpis,
+                   source_tables = EXCLUDED.source_tables,
+                   refresh_frequency = EXCLUDED.refresh_frequency, owner = EXCLUDED.owner,
                    code_version = EXCLUDED.code_version, sql_path = EXCLUDED.sql_path,
+                   last_refreshed_at = coalesce(EXCLUDED.last_refreshed_at, k.last_refreshed_at),
+                   last_row_count = CASE WHEN %(built)s THEN EXCLUDED.last_row_count
+                                         ELSE k.last_row_count END,
+                   last_duration_ms = coalesce(EXCLUDED.last_duration_ms, k.last_duration_ms),
                    updated_at = now()
             """,
-            (
-                obj.name,
-                obj.group,
-                obj.kind,
-                obj.description,
-                json.dumps([{"name": n, "formula": f} for n, f in obj.kpis], ensure_ascii=False),
-                self.version(obj),
-                obj.relative_path,
-            ),
+            {
+                "name": obj.name,
+                "domain": obj.group,
+                "kind": obj.kind,
+                "description": obj.description,
+                "question": obj.field("question"),
+                "kpis": json.dumps(
+                    [{"name": n, "formula": f} for n, f in obj.kpis], ensure_ascii=False
+                ),
+                "sources": self.source_tables_of(obj),
+                "refresh": obj.field("refresh", DEFAULT_REFRESH),
+                "owner": obj.field("owner", f"{obj.group.capitalize()} analytics"),
+                "version": self.version(obj),
+                "path": obj.relative_path,
+                "built": result is not None,
+                "rows": result.row_count if result else None,
+                "ms": round(result.duration_ms, 1) if result else None,
+            },
         )

@@ -37,7 +37,9 @@ from retailmart_dagster.resources.postgres import DatabaseUnreachableError, Post
 SOURCE_PREFIX = "retailmart"
 SOURCE_GROUP = "retailmart_source"
 SCHEMA_ASSET = "schema_analytics"
-AUDIT_TABLES = ("object_registry", "execution_log", "refresh_history", "kpi_catalog")
+# The audit tables every build writes to, built in this order right after the schema; every other
+# object depends on the last of them, so that from the first run on every build is logged.
+AUDIT_TABLES = ("execution_log", "object_registry", "refresh_history", "kpi_metadata")
 
 KIND_BADGE = {
     "schema": "schema",
@@ -89,8 +91,7 @@ def resolve_dependencies(objects: Sequence[SqlObject]) -> dict[str, set[AssetKey
     """Asset dependencies of every object; an unknown reference is an error naming the file."""
     created: dict[Ref, str] = {ref: o.name for o in objects for ref in o.creates}
     sources = set(source_tables())
-    # The audit tables every build writes to: built before any KPI object, even on a first run.
-    setup_base = [o.name for o in objects if o.group == "setup" and o.name in AUDIT_TABLES]
+    names = {o.name for o in objects}
     deps: dict[str, set[AssetKey]] = {}
     for o in objects:
         keys: set[AssetKey] = set()
@@ -108,9 +109,12 @@ def resolve_dependencies(objects: Sequence[SqlObject]) -> dict[str, set[AssetKey
                 )
         if o.name != SCHEMA_ASSET:
             keys.add(analytics_key(SCHEMA_ASSET))
-        if o.group != "setup":
-            # KPI objects are audited into the setup tables; build those first.
-            keys.update(analytics_key(n) for n in setup_base)
+        if o.name in AUDIT_TABLES:
+            position = AUDIT_TABLES.index(o.name)
+            if position > 0 and AUDIT_TABLES[position - 1] in names:
+                keys.add(analytics_key(AUDIT_TABLES[position - 1]))
+        elif o.name != SCHEMA_ASSET and AUDIT_TABLES[-1] in names:
+            keys.add(analytics_key(AUDIT_TABLES[-1]))
         deps[o.name] = keys
     return deps
 

@@ -15,7 +15,7 @@ SETUP = [
     "schema_analytics",
     "config",
     "object_registry",
-    "kpi_catalog",
+    "kpi_metadata",
     "execution_log",
     "refresh_history",
 ]

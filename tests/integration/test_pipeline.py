@@ -47,14 +47,25 @@ def test_reference_date_is_the_latest_order_date(kpi_conn: psycopg.Connection) -
     assert kpi_conn.execute("SELECT analytics.fn_reference_date()").fetchone() == (KPI_END_DATE,)
 
 
-def test_kpi_catalog_documents_every_object(kpi_conn: psycopg.Connection) -> None:
-    rows = dict(
-        kpi_conn.execute("SELECT object_name, description FROM analytics.kpi_catalog").fetchall()
-    )
+def test_kpi_metadata_documents_every_object(kpi_conn: psycopg.Connection) -> None:
+    rows = {
+        r[0]: r[1:]
+        for r in kpi_conn.execute(
+            "SELECT object_name, description, source_tables, last_refreshed_at, last_row_count,"
+            " object_kind FROM analytics.kpi_metadata"
+        )
+    }
     for obj in discover_sql_objects(SQL_DIR):
-        assert rows.get(obj.name), f"{obj.name} missing or undocumented in analytics.kpi_catalog"
+        assert obj.name in rows, f"{obj.name} missing in analytics.kpi_metadata"
+        description, sources, refreshed, row_count, kind = rows[obj.name]
+        assert description, f"{obj.name} has no description"
+        assert refreshed is not None, f"{obj.name} never refreshed"
+        if kind in RELATION_KINDS:
+            assert row_count is not None
+    # Lineage reaches through other analytics objects to the source tables.
+    assert "sales.orders" in rows["vw_sales_recent_trend"][1]
     kpis = kpi_conn.execute(
-        "SELECT count(*) FROM analytics.kpi_catalog k, jsonb_array_elements(k.kpis)"
+        "SELECT count(*) FROM analytics.kpi_metadata k, jsonb_array_elements(k.kpis)"
         " WHERE k.domain = 'sales'"
     ).fetchone()[0]
     assert kpis >= 10
