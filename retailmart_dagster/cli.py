@@ -181,6 +181,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+# ------------------------------------------------------------------------- docs
+def cmd_docs(args: argparse.Namespace) -> int:
+    from retailmart_dagster.docs import stale_docs, write_docs
+    from retailmart_dagster.resources.postgres import connect
+    from retailmart_dagster.runtime import prepare_environment
+
+    env = prepare_environment()
+    with connect(env.database_url) as conn:
+        built = conn.execute("SELECT to_regclass('analytics.kpi_metadata') IS NOT NULL").fetchone()
+        if not built or not built[0]:
+            raise CliError(
+                f"{env.masked_url} has no analytics objects yet: run `retailmart run` first "
+                "(the data dictionary reads each object's columns from the database)"
+            )
+        if args.check:
+            stale = stale_docs(conn)
+            if stale:
+                raise CliError(f"stale docs: {', '.join(stale)} (run `retailmart docs`)")
+            print("docs are up to date")
+            return 0
+        for path in write_docs(conn):
+            print(f"wrote {path}")
+    return 0
+
+
 # -------------------------------------------------------------------- dashboard
 def cmd_dashboard(args: argparse.Namespace) -> int:
     root = Path(args.directory).resolve()
@@ -227,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     load = sub.add_parser("load", help="load DIR/<schema>/<table>.csv files (one transaction)")
     load.add_argument("directory")
     load.set_defaults(func=cmd_load)
+
+    docs = sub.add_parser("docs", help="write docs/data_dictionary.md and docs/kpi_definitions.md")
+    docs.add_argument("--check", action="store_true", help="fail if the committed docs are stale")
+    docs.set_defaults(func=cmd_docs)
 
     dash = sub.add_parser("dashboard", help="serve the dashboard on 127.0.0.1")
     dash.add_argument("--port", type=_port, default=8050)

@@ -124,3 +124,11 @@ def write_config(conn: psycopg.Connection, entries: list[ConfigEntry]) -> int:
             ([e.key for e in entries],),
         )
     return len(entries)
+
+
+def config_value(key: str, path: Path | None = None) -> Any:
+    """One configured value, for the few settings Python itself uses (SQL reads analytics.config)."""
+    values = config_values(path)
+    if key not in values:
+        raise ConfigError(f"{path or config_path()}: no key {key!r}")
+    return values[key]
