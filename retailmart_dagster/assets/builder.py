@@ -50,9 +50,36 @@ class BuildResult:
     recreated_dependents: list[str] = field(default_factory=list)
 
 
+SCHEMA_OBJECT = "schema_analytics"
+# The audit tables every build writes to, built in this order right after the schema; every other
+# object depends on the last of them, so that from the first run on every build is logged.
+AUDIT_TABLES = ("execution_log", "object_registry", "refresh_history", "kpi_metadata")
+
+
+def analytics_dependencies(objects: Sequence[SqlObject]) -> dict[str, set[str]]:
+    """Names of the analytics objects each object depends on: what its SQL references, plus the
+    build order of setup (the schema first, then the audit tables, then everything else)."""
+    created = {ref: o.name for o in objects for ref in o.creates}
+    names = {o.name for o in objects}
+    deps: dict[str, set[str]] = {}
+    for o in objects:
+        found = {created[r] for r in o.references if r in created and created[r] != o.name}
+        if o.name != SCHEMA_OBJECT and SCHEMA_OBJECT in names:
+            found.add(SCHEMA_OBJECT)
+        if o.name in AUDIT_TABLES:
+            position = AUDIT_TABLES.index(o.name)
+            if position > 0 and AUDIT_TABLES[position - 1] in names:
+                found.add(AUDIT_TABLES[position - 1])
+        elif o.name != SCHEMA_OBJECT and AUDIT_TABLES[-1] in names:
+            found.add(AUDIT_TABLES[-1])
+        deps[o.name] = found
+    return deps
+
+
 def topological_order(objects: Sequence[SqlObject]) -> list[SqlObject]:
-    """Objects ordered so that each comes after every analytics object it references."""
-    by_ref = {ref: o for o in objects for ref in o.creates}
+    """Objects ordered so that each comes after every analytics object it depends on."""
+    by_name = {o.name: o for o in objects}
+    deps = analytics_dependencies(objects)
     ordered: list[SqlObject] = []
     state: dict[str, int] = {}
 
@@ -62,10 +89,8 @@ def topological_order(objects: Sequence[SqlObject]) -> list[SqlObject]:
         if state.get(o.name) == 1:
             raise ValueError(f"{o.path}: dependency cycle through {o.qualified_name}")
         state[o.name] = 1
-        for ref in sorted(o.references):
-            dep = by_ref.get(ref)
-            if dep is not None and dep.name != o.name:
-                visit(dep)
+        for name in sorted(deps[o.name]):
+            visit(by_name[name])
         state[o.name] = 2
         ordered.append(o)
 

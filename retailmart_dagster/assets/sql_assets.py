@@ -21,7 +21,7 @@ from dagster import (
     asset,
 )
 
-from retailmart_dagster.assets.builder import SqlBuilder
+from retailmart_dagster.assets.builder import SqlBuilder, analytics_dependencies
 from retailmart_dagster.assets.sql_parse import (
     ANALYTICS_SCHEMA,
     SETUP_SCRIPT,
@@ -36,10 +36,6 @@ from retailmart_dagster.resources.postgres import DatabaseUnreachableError, Post
 
 SOURCE_PREFIX = "retailmart"
 SOURCE_GROUP = "retailmart_source"
-SCHEMA_ASSET = "schema_analytics"
-# The audit tables every build writes to, built in this order right after the schema; every other
-# object depends on the last of them, so that from the first run on every build is logged.
-AUDIT_TABLES = ("execution_log", "object_registry", "refresh_history", "kpi_metadata")
 
 KIND_BADGE = {
     "schema": "schema",
@@ -89,32 +85,20 @@ def with_config_version(objects: Sequence[SqlObject]) -> list[SqlObject]:
 
 def resolve_dependencies(objects: Sequence[SqlObject]) -> dict[str, set[AssetKey]]:
     """Asset dependencies of every object; an unknown reference is an error naming the file."""
-    created: dict[Ref, str] = {ref: o.name for o in objects for ref in o.creates}
+    created = {ref for o in objects for ref in o.creates}
     sources = set(source_tables())
-    names = {o.name for o in objects}
+    analytics = analytics_dependencies(objects)
     deps: dict[str, set[AssetKey]] = {}
     for o in objects:
-        keys: set[AssetKey] = set()
+        keys = {analytics_key(name) for name in analytics[o.name]}
         for ref in sorted(o.references):
-            if ref in created and created[ref] != o.name:
-                keys.add(analytics_key(created[ref]))
-            elif ref in sources:
+            if ref in sources:
                 keys.add(source_key(ref))
-            elif ref in created:
-                continue
-            else:
+            elif ref not in created:
                 raise SqlFileError(
                     f"{o.path}: references {ref[0]}.{ref[1]}, which no SQL file under "
                     "retailmart_dagster/sql creates and which is not a source table"
                 )
-        if o.name != SCHEMA_ASSET:
-            keys.add(analytics_key(SCHEMA_ASSET))
-        if o.name in AUDIT_TABLES:
-            position = AUDIT_TABLES.index(o.name)
-            if position > 0 and AUDIT_TABLES[position - 1] in names:
-                keys.add(analytics_key(AUDIT_TABLES[position - 1]))
-        elif o.name != SCHEMA_ASSET and AUDIT_TABLES[-1] in names:
-            keys.add(analytics_key(AUDIT_TABLES[-1]))
         deps[o.name] = keys
     return deps
 
