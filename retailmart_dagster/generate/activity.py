@@ -140,6 +140,9 @@ def build_promotions(ctx: Context) -> None:
     )
 
 
+CAMPAIGN_MEDIAN_BUDGET = 200_000  # rupees, at scale 1
+
+
 def build_campaigns(ctx: Context) -> None:
     """``marketing.campaigns`` and ``marketing.ads_spend`` (16 rows: 8 channels x 2 flights)."""
     rng = ctx.rng("campaigns")
@@ -156,7 +159,10 @@ def build_campaigns(ctx: Context) -> None:
     names = pd.Series(themes + " " + years + " - " + audiences)
     seq = names.groupby(names, sort=False).cumcount().to_numpy()
     names = np.where(seq > 0, names + " #" + (seq + 1).astype(str).astype(object), names)
-    budget = round_to(rng.lognormal(np.log(800_000), 0.7, n), 1000)
+    # Budgets follow the size of the business: about 5% of revenue goes to campaigns at every scale
+    # (median 2 lakh per campaign at scale 1), so ROI and cost per acquisition stay plausible.
+    median = max(CAMPAIGN_MEDIAN_BUDGET * ctx.scale, 5_000)
+    budget = np.maximum(round_to(rng.lognormal(np.log(median), 0.7, n), 1000), 1000)
     ctx.tables["marketing.campaigns"] = pd.DataFrame(
         {
             "campaign_id": np.arange(1, n + 1),

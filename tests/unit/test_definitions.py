@@ -44,7 +44,8 @@ def test_exports_and_full_job() -> None:
     exports = [p.stem for p in (SQL_DIR / "exports").glob("fn_export_*.sql")]
     for stem in exports:
         domain, _, name = stem[len("fn_export_") :].partition("_")
-        assert AssetKey(["dashboard", domain, name]) in keys
+        key = AssetKey(["dashboard", domain, name] if name else ["dashboard", domain])
+        assert key in keys
     assert AssetKey(["dashboard", "manifest"]) in keys
     assert defs.resolve_job_def(FULL_REFRESH_JOB) is not None
 

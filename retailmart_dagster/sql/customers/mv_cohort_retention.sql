@@ -1,0 +1,97 @@
+-- analytics.mv_cohort_retention: how many customers of each monthly cohort keep buying?
+-- A customer's cohort is the month of their FIRST sales order (orders whose order_status is not in
+-- config sales.excluded_order_statuses, dated on or before the reference date
+-- analytics.fn_reference_date(); orders without a customer are ignored). One row per cohort and month
+-- number 0..M (M = config customers.cohort_max_months; month 0 = the cohort month itself), for every
+-- activity month up to the reference month only: months after the reference date never appear, and
+-- months inside the range without activity are rows of zeros. The reference month is flagged
+-- is_partial_month when the reference date is not its last day. The data has no history before its
+-- first order date, so the first cohort(s) also hold customers who had bought before (left-censored).
+-- Question: Of the customers who first bought in a month, how many buy again in each following month?
+-- Owner: Customer analytics
+-- Refresh: daily
+-- KPI cohort_size: count(DISTINCT cust_id) whose first sales order is in the cohort month
+-- KPI active_customers: count(DISTINCT cust_id) of the cohort with a sales order in activity month (cohort month + month_number)
+-- KPI retention_pct: active_customers / cohort_size * 100 (100 for month 0 by construction)
+-- KPI orders: count(*) of the cohort's sales orders in the activity month
+-- KPI revenue: sum(orders.total_amount) of the cohort's sales orders in the activity month (order grain)
+CREATE MATERIALIZED VIEW analytics.mv_cohort_retention AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_reference_date() AS ref_date,
+        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
+        analytics.fn_config_int('customers.cohort_max_months') AS max_months
+),
+
+sales_orders AS (
+    SELECT
+        o.order_id,
+        o.cust_id,
+        date_trunc('month', o.order_date)::date AS order_month,
+        o.total_amount
+    FROM sales.orders AS o
+    CROSS JOIN params AS p
+    WHERE o.order_date <= p.ref_date
+      AND o.cust_id IS NOT NULL
+      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
+),
+
+first_month AS (
+    SELECT
+        so.cust_id,
+        min(so.order_month) AS cohort_month
+    FROM sales_orders AS so
+    GROUP BY so.cust_id
+),
+
+cohorts AS (
+    SELECT
+        f.cohort_month,
+        count(*) AS cohort_size
+    FROM first_month AS f
+    GROUP BY f.cohort_month
+),
+
+grid AS (
+    SELECT
+        c.cohort_month,
+        c.cohort_size,
+        gs.month_number,
+        (c.cohort_month + make_interval(months => gs.month_number))::date AS activity_month
+    FROM cohorts AS c
+    CROSS JOIN params AS p
+    CROSS JOIN LATERAL generate_series(0, p.max_months) AS gs (month_number)
+    WHERE c.cohort_month + make_interval(months => gs.month_number) <= p.ref_date
+),
+
+activity AS (
+    SELECT
+        f.cohort_month,
+        so.order_month AS activity_month,
+        count(DISTINCT so.cust_id) AS active_customers,
+        count(*) AS orders,
+        coalesce(sum(so.total_amount), 0) AS revenue
+    FROM sales_orders AS so
+    JOIN first_month AS f ON f.cust_id = so.cust_id
+    GROUP BY f.cohort_month, so.order_month
+)
+
+SELECT
+    g.cohort_month,
+    g.month_number,
+    g.activity_month,
+    (p.ref_date >= g.activity_month
+        AND p.ref_date < (g.activity_month + interval '1 month' - interval '1 day')::date)
+        AS is_partial_month,
+    g.cohort_size,
+    coalesce(a.active_customers, 0) AS active_customers,
+    round(coalesce(a.active_customers, 0) / g.cohort_size::numeric * 100, 2) AS retention_pct,
+    coalesce(a.orders, 0) AS orders,
+    coalesce(a.revenue, 0) AS revenue
+FROM grid AS g
+CROSS JOIN params AS p
+LEFT JOIN activity AS a
+    ON a.cohort_month = g.cohort_month
+   AND a.activity_month = g.activity_month;
+
+CREATE UNIQUE INDEX ux_mv_cohort_retention ON analytics.mv_cohort_retention (cohort_month, month_number);

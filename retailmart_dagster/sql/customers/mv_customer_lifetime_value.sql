@@ -1,0 +1,216 @@
+-- analytics.mv_customer_lifetime_value: what is each customer worth, and are they still buying?
+-- One row per customer of customers.customers (every customer exactly once, buyers or not), as of the
+-- reference date (analytics.fn_reference_date()). Sales orders = orders whose order_status is not in
+-- config sales.excluded_order_statuses, dated on or before the reference date. Orders, refunds, reviews
+-- and loyalty points are each aggregated per customer in their own CTE and joined only after (no
+-- fan-out). Customers without sales orders are kept with status 'Never Purchased', tier 'No Purchase'
+-- and zero orders/revenue. A customer's location and demographics are those of customers.customers.
+-- Question: How much has each customer bought, how recently, and which value tier and status do they have?
+-- Owner: Customer analytics
+-- Refresh: daily
+-- KPI orders: count(*) of the customer's sales orders
+-- KPI revenue: sum(orders.total_amount) of the customer's sales orders (order grain); 0 without orders
+-- KPI refunds: sum(returns.refund_amount) of returns of the customer's sales orders
+-- KPI net_revenue: revenue - refunds
+-- KPI aov: revenue / orders (numeric division; NULL without orders)
+-- KPI first_order_date: min(order_date) of the customer's sales orders
+-- KPI last_order_date: max(order_date) of the customer's sales orders
+-- KPI days_since_last_order: reference date - last_order_date (NULL without orders)
+-- KPI avg_days_between_orders: (last_order_date - first_order_date) / (orders - 1); NULL with fewer than 2 orders
+-- KPI tenure_days: reference date - join_date (NULL when join_date is NULL or after the reference date)
+-- KPI loyalty_points: customers.loyalty_points.total_points (0 when the customer has no loyalty row; has_loyalty_account says which)
+-- KPI reviews_given: count(*) of the customer's reviews not dated after the reference date
+-- KPI avg_rating_given: avg(rating) of those reviews (NULL without reviews)
+-- KPI value_tier: by revenue of buyers: 'Platinum' >= config customers.tier_platinum_min_revenue,
+--   'Gold' >= customers.tier_gold_min_revenue, 'Silver' >= customers.tier_silver_min_revenue, else
+--   'Bronze'; 'No Purchase' without sales orders
+-- KPI customer_status: by days_since_last_order: 'Active' <= config customers.status_active_max_days,
+--   'At Risk' <= customers.status_at_risk_max_days, 'Churning' <= customers.status_churning_max_days,
+--   else 'Churned'; 'Never Purchased' without sales orders
+-- KPI age_group: band of config customers.age_band_starts containing age ('18-24', ..., '65+');
+--   'Under <first bound>' below it; 'Unknown' when age is NULL, negative or above customers.age_max_plausible
+CREATE MATERIALIZED VIEW analytics.mv_customer_lifetime_value AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_reference_date() AS ref_date,
+        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
+        analytics.fn_config_numeric('customers.tier_platinum_min_revenue') AS platinum_min,
+        analytics.fn_config_numeric('customers.tier_gold_min_revenue') AS gold_min,
+        analytics.fn_config_numeric('customers.tier_silver_min_revenue') AS silver_min,
+        analytics.fn_config_int('customers.status_active_max_days') AS active_max_days,
+        analytics.fn_config_int('customers.status_at_risk_max_days') AS at_risk_max_days,
+        analytics.fn_config_int('customers.status_churning_max_days') AS churning_max_days,
+        analytics.fn_config_text_array('customers.age_band_starts') AS age_band_starts,
+        analytics.fn_config_int('customers.age_max_plausible') AS age_max_plausible
+),
+
+age_bands AS (
+    SELECT
+        b.ordinality::int AS band_order,
+        b.lower_bound,
+        lead(b.lower_bound) OVER (ORDER BY b.lower_bound, b.ordinality) AS next_bound
+    FROM params AS p
+    CROSS JOIN LATERAL unnest(p.age_band_starts::int[]) WITH ORDINALITY AS b (lower_bound, ordinality)
+),
+
+age_groups AS (
+    SELECT
+        ab.band_order,
+        ab.lower_bound,
+        ab.next_bound,
+        CASE
+            WHEN ab.next_bound IS NULL THEN ab.lower_bound::text || '+'
+            ELSE ab.lower_bound::text || '-' || (ab.next_bound - 1)::text
+        END AS age_group
+    FROM age_bands AS ab
+),
+
+sales_orders AS (
+    SELECT
+        o.order_id,
+        o.cust_id,
+        o.order_date,
+        o.total_amount
+    FROM sales.orders AS o
+    CROSS JOIN params AS p
+    WHERE o.order_date <= p.ref_date
+      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
+),
+
+orders_by_customer AS (
+    SELECT
+        so.cust_id,
+        count(*) AS orders,
+        coalesce(sum(so.total_amount), 0) AS revenue,
+        min(so.order_date) AS first_order_date,
+        max(so.order_date) AS last_order_date
+    FROM sales_orders AS so
+    GROUP BY so.cust_id
+),
+
+refunds_by_customer AS (
+    SELECT
+        so.cust_id,
+        coalesce(sum(r.refund_amount), 0) AS refunds
+    FROM sales.returns AS r
+    JOIN sales_orders AS so ON so.order_id = r.order_id
+    GROUP BY so.cust_id
+),
+
+reviews_by_customer AS (
+    SELECT
+        rv.cust_id,
+        count(*) AS reviews_given,
+        avg(rv.rating) AS avg_rating_given
+    FROM customers.reviews AS rv
+    CROSS JOIN params AS p
+    WHERE rv.review_date IS NULL OR rv.review_date <= p.ref_date
+    GROUP BY rv.cust_id
+),
+
+customer_base AS (
+    SELECT
+        c.cust_id,
+        c.full_name,
+        c.gender,
+        c.age,
+        c.city,
+        c.state,
+        c.region_name,
+        c.join_date,
+        coalesce(o.orders, 0) AS orders,
+        coalesce(o.revenue, 0) AS revenue,
+        coalesce(rf.refunds, 0) AS refunds,
+        o.first_order_date,
+        o.last_order_date,
+        p.ref_date - o.last_order_date AS days_since_last_order,
+        CASE WHEN c.join_date <= p.ref_date THEN p.ref_date - c.join_date END AS tenure_days,
+        lp.cust_id IS NOT NULL AS has_loyalty_account,
+        coalesce(lp.total_points, 0) AS loyalty_points,
+        coalesce(rv.reviews_given, 0) AS reviews_given,
+        rv.avg_rating_given
+    FROM customers.customers AS c
+    CROSS JOIN params AS p
+    LEFT JOIN orders_by_customer AS o ON o.cust_id = c.cust_id
+    LEFT JOIN refunds_by_customer AS rf ON rf.cust_id = c.cust_id
+    LEFT JOIN customers.loyalty_points AS lp ON lp.cust_id = c.cust_id
+    LEFT JOIN reviews_by_customer AS rv ON rv.cust_id = c.cust_id
+)
+
+SELECT
+    cb.cust_id,
+    cb.full_name,
+    cb.gender,
+    cb.age,
+    coalesce(
+        ag.age_group,
+        CASE
+            WHEN cb.age IS NULL OR cb.age < 0 OR cb.age > p.age_max_plausible THEN 'Unknown'
+            ELSE 'Under ' || (SELECT min(a.lower_bound) FROM age_groups AS a)::text
+        END
+    ) AS age_group,
+    coalesce(
+        ag.band_order,
+        CASE
+            WHEN cb.age IS NULL OR cb.age < 0 OR cb.age > p.age_max_plausible
+                THEN (SELECT count(*) FROM age_groups AS a)::int + 1
+            ELSE 0
+        END
+    ) AS age_group_order,
+    cb.city,
+    cb.state,
+    cb.region_name,
+    cb.join_date,
+    cb.tenure_days,
+    cb.orders,
+    cb.revenue,
+    cb.refunds,
+    cb.revenue - cb.refunds AS net_revenue,
+    round(cb.revenue / nullif(cb.orders, 0)::numeric, 2) AS aov,
+    cb.first_order_date,
+    cb.last_order_date,
+    cb.days_since_last_order,
+    round(
+        (cb.last_order_date - cb.first_order_date) / nullif(cb.orders - 1, 0)::numeric, 2
+    ) AS avg_days_between_orders,
+    cb.has_loyalty_account,
+    cb.loyalty_points,
+    cb.reviews_given,
+    round(cb.avg_rating_given, 2) AS avg_rating_given,
+    CASE
+        WHEN cb.orders = 0 THEN 'No Purchase'
+        WHEN cb.revenue >= p.platinum_min THEN 'Platinum'
+        WHEN cb.revenue >= p.gold_min THEN 'Gold'
+        WHEN cb.revenue >= p.silver_min THEN 'Silver'
+        ELSE 'Bronze'
+    END AS value_tier,
+    CASE
+        WHEN cb.orders = 0 THEN 5
+        WHEN cb.revenue >= p.platinum_min THEN 1
+        WHEN cb.revenue >= p.gold_min THEN 2
+        WHEN cb.revenue >= p.silver_min THEN 3
+        ELSE 4
+    END AS value_tier_order,
+    CASE
+        WHEN cb.orders = 0 THEN 'Never Purchased'
+        WHEN cb.days_since_last_order <= p.active_max_days THEN 'Active'
+        WHEN cb.days_since_last_order <= p.at_risk_max_days THEN 'At Risk'
+        WHEN cb.days_since_last_order <= p.churning_max_days THEN 'Churning'
+        ELSE 'Churned'
+    END AS customer_status,
+    CASE
+        WHEN cb.orders = 0 THEN 5
+        WHEN cb.days_since_last_order <= p.active_max_days THEN 1
+        WHEN cb.days_since_last_order <= p.at_risk_max_days THEN 2
+        WHEN cb.days_since_last_order <= p.churning_max_days THEN 3
+        ELSE 4
+    END AS customer_status_order,
+    p.ref_date AS reference_date
+FROM customer_base AS cb
+CROSS JOIN params AS p
+LEFT JOIN age_groups AS ag
+    ON cb.age >= ag.lower_bound
+   AND (ag.next_bound IS NULL OR cb.age < ag.next_bound)
+   AND cb.age <= p.age_max_plausible;
+
+CREATE UNIQUE INDEX ux_mv_customer_lifetime_value ON analytics.mv_customer_lifetime_value (cust_id);

@@ -1,0 +1,144 @@
+-- analytics.mv_customer_rfm: RFM (recency, frequency, monetary) scores, segment and next action.
+-- One row per customer with at least one sales order (customers who never purchased have no recency
+-- and are not scored), read from analytics.mv_customer_lifetime_value as of the reference date.
+-- Scores are percentile ranks among buyers: score = 1 + floor(5 * (rank - 1) / buyers), with rank()
+-- (ties share the lowest rank) ordered so that worse values rank first: recency by
+-- days_since_last_order descending, frequency by orders ascending, monetary by revenue ascending.
+-- Equal values always get equal scores and the result does not depend on row order, so two refreshes
+-- of the same data give the same scores and segments (NTILE would split ties arbitrarily).
+-- Segments: grid of R level x FM level with FM = (frequency_score + monetary_score) / 2; a level is
+-- High when >= config customers.rfm_high_score_min, Medium when >= customers.rfm_mid_score_min, else
+-- Low. Each segment has exactly one recommended action (segment_actions below).
+-- Question: Which customers are our best, which are slipping away, and what should we do with each group?
+-- Owner: Customer analytics
+-- Refresh: daily
+-- KPI recency_days: days_since_last_order (reference date - last sales order date)
+-- KPI frequency: number of sales orders
+-- KPI monetary: revenue = sum(orders.total_amount) of sales orders (order grain)
+-- KPI recency_score: 1 + floor(5 * (rank() OVER (ORDER BY recency_days DESC) - 1) / buyers); 5 = most recent
+-- KPI frequency_score: 1 + floor(5 * (rank() OVER (ORDER BY frequency) - 1) / buyers); 5 = most orders
+-- KPI monetary_score: 1 + floor(5 * (rank() OVER (ORDER BY monetary) - 1) / buyers); 5 = highest revenue
+-- KPI fm_score: (frequency_score + monetary_score) / 2
+-- KPI rfm_score: recency, frequency and monetary score as a 3-digit code, e.g. '545'
+-- KPI rfm_total: recency_score + frequency_score + monetary_score (3..15)
+-- KPI rfm_segment: R High: FM High 'Champions', FM Medium 'Potential Loyalists', FM Low 'New Customers'
+--   (one order) or 'Promising'; R Medium: FM High 'Loyal Customers', FM Medium 'Need Attention', FM Low
+--   'About to Sleep'; R Low: FM High 'Can''t Lose Them', FM Medium 'At Risk', FM Low 'Lost'
+-- KPI recommended_action: the one action of the segment (see segment_actions)
+CREATE MATERIALIZED VIEW analytics.mv_customer_rfm AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_config_numeric('customers.rfm_high_score_min') AS high_min,
+        analytics.fn_config_numeric('customers.rfm_mid_score_min') AS mid_min
+),
+
+buyers AS (
+    SELECT
+        l.cust_id,
+        l.full_name,
+        l.value_tier,
+        l.customer_status,
+        l.last_order_date,
+        l.days_since_last_order AS recency_days,
+        l.orders AS frequency,
+        l.revenue AS monetary
+    FROM analytics.mv_customer_lifetime_value AS l
+    WHERE l.orders > 0
+),
+
+ranked AS (
+    SELECT
+        b.*,
+        count(*) OVER () AS buyers,
+        rank() OVER (ORDER BY b.recency_days DESC) AS recency_rank,
+        rank() OVER (ORDER BY b.frequency) AS frequency_rank,
+        rank() OVER (ORDER BY b.monetary) AS monetary_rank
+    FROM buyers AS b
+),
+
+scored AS (
+    SELECT
+        r.*,
+        (1 + floor(5 * (r.recency_rank - 1)::numeric / r.buyers))::int AS recency_score,
+        (1 + floor(5 * (r.frequency_rank - 1)::numeric / r.buyers))::int AS frequency_score,
+        (1 + floor(5 * (r.monetary_rank - 1)::numeric / r.buyers))::int AS monetary_score
+    FROM ranked AS r
+),
+
+levels AS (
+    SELECT
+        s.*,
+        (s.frequency_score + s.monetary_score) / 2.0 AS fm_score,
+        CASE
+            WHEN s.recency_score >= p.high_min THEN 'High'
+            WHEN s.recency_score >= p.mid_min THEN 'Medium'
+            ELSE 'Low'
+        END AS recency_level,
+        CASE
+            WHEN (s.frequency_score + s.monetary_score) / 2.0 >= p.high_min THEN 'High'
+            WHEN (s.frequency_score + s.monetary_score) / 2.0 >= p.mid_min THEN 'Medium'
+            ELSE 'Low'
+        END AS fm_level
+    FROM scored AS s
+    CROSS JOIN params AS p
+),
+
+segmented AS (
+    SELECT
+        l.*,
+        CASE
+            WHEN l.recency_level = 'High' AND l.fm_level = 'High' THEN 'Champions'
+            WHEN l.recency_level = 'High' AND l.fm_level = 'Medium' THEN 'Potential Loyalists'
+            WHEN l.recency_level = 'High' AND l.frequency = 1 THEN 'New Customers'
+            WHEN l.recency_level = 'High' THEN 'Promising'
+            WHEN l.recency_level = 'Medium' AND l.fm_level = 'High' THEN 'Loyal Customers'
+            WHEN l.recency_level = 'Medium' AND l.fm_level = 'Medium' THEN 'Need Attention'
+            WHEN l.recency_level = 'Medium' THEN 'About to Sleep'
+            WHEN l.fm_level = 'High' THEN 'Can''t Lose Them'
+            WHEN l.fm_level = 'Medium' THEN 'At Risk'
+            ELSE 'Lost'
+        END AS rfm_segment
+    FROM levels AS l
+),
+
+segment_actions AS (
+    SELECT sa.rfm_segment, sa.segment_order, sa.recommended_action
+    FROM (
+        VALUES
+            ('Champions', 1, 'Reward them: early access, exclusive perks, ask for reviews and referrals'),
+            ('Loyal Customers', 2, 'Upsell higher-value products and offer loyalty-programme upgrades'),
+            ('Potential Loyalists', 3, 'Build frequency: membership offer and personalised recommendations'),
+            ('New Customers', 4, 'Onboard: welcome series and an incentive for the second order'),
+            ('Promising', 5, 'Build the relationship: brand content and a small repeat-purchase offer'),
+            ('Need Attention', 6, 'Reactivate with a limited-time offer based on past purchases'),
+            ('About to Sleep', 7, 'Re-engage with bestsellers and a modest discount before they lapse'),
+            ('Can''t Lose Them', 8, 'Win back personally: account-manager contact and a premium offer'),
+            ('At Risk', 9, 'Send a personalised win-back campaign with a strong offer'),
+            ('Lost', 10, 'Low-cost reactivation attempt only; otherwise exclude from paid campaigns')
+    ) AS sa (rfm_segment, segment_order, recommended_action)
+)
+
+SELECT
+    s.cust_id,
+    s.full_name,
+    s.value_tier,
+    s.customer_status,
+    s.last_order_date,
+    s.recency_days,
+    s.frequency,
+    s.monetary,
+    s.recency_score,
+    s.frequency_score,
+    s.monetary_score,
+    s.fm_score,
+    s.recency_score::text || s.frequency_score::text || s.monetary_score::text AS rfm_score,
+    s.recency_score + s.frequency_score + s.monetary_score AS rfm_total,
+    s.recency_level,
+    s.fm_level,
+    s.rfm_segment,
+    sa.segment_order,
+    sa.recommended_action
+FROM segmented AS s
+JOIN segment_actions AS sa ON sa.rfm_segment = s.rfm_segment;
+
+CREATE UNIQUE INDEX ux_mv_customer_rfm ON analytics.mv_customer_rfm (cust_id);

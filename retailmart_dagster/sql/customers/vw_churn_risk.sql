@@ -1,0 +1,120 @@
+-- analytics.vw_churn_risk: which buying customers are about to be lost, how urgently, and what to do.
+-- One row per customer with at least one sales order (analytics.mv_customer_lifetime_value, orders > 0;
+-- customers who never purchased cannot churn and are not listed), with their RFM monetary score and
+-- segment from analytics.mv_customer_rfm. Risk is measured against a churn window per value tier:
+-- config customers.churn_days_platinum, customers.churn_days_gold, and customers.churn_days_standard
+-- for Silver and Bronze (high-value customers buy more often, so their silence counts sooner).
+-- Question: Which customers who have bought from us are at risk of churning, and whom do we contact first?
+-- Owner: Customer analytics
+-- Refresh: daily
+-- KPI churn_days: the customer's tier churn window (days), see above
+-- KPI risk_ratio: days_since_last_order / churn_days
+-- KPI risk_level: 'Critical' when risk_ratio >= config customers.risk_critical_ratio, 'High' when >= 1
+--   (churn window passed), 'Medium' when >= customers.risk_medium_ratio, else 'Low'
+-- KPI priority_score: 100 * urgency * value_weight (0..100), urgency = least(risk_ratio /
+--   customers.risk_critical_ratio, 1), value_weight = monetary_score / 5 (RFM monetary quintile);
+--   high-value customers far past their window first
+-- KPI priority_rank: row_number() over (priority_score DESC, revenue DESC, cust_id), on the score as
+--   shown (2 decimals), so equal scores are ordered by lifetime revenue, then cust_id
+-- KPI recommended_action: by risk level and tier: Critical/High differ for Platinum and Gold vs the others;
+--   Medium and Low have one action each
+CREATE VIEW analytics.vw_churn_risk AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_config_int('customers.churn_days_platinum') AS churn_days_platinum,
+        analytics.fn_config_int('customers.churn_days_gold') AS churn_days_gold,
+        analytics.fn_config_int('customers.churn_days_standard') AS churn_days_standard,
+        analytics.fn_config_numeric('customers.risk_medium_ratio') AS medium_ratio,
+        analytics.fn_config_numeric('customers.risk_critical_ratio') AS critical_ratio
+),
+
+buyers AS (
+    SELECT
+        l.cust_id,
+        l.full_name,
+        l.city,
+        l.state,
+        l.value_tier,
+        l.value_tier_order,
+        l.customer_status,
+        l.orders,
+        l.revenue,
+        l.aov,
+        l.last_order_date,
+        l.days_since_last_order,
+        l.avg_days_between_orders,
+        r.monetary_score,
+        r.rfm_segment,
+        CASE l.value_tier
+            WHEN 'Platinum' THEN p.churn_days_platinum
+            WHEN 'Gold' THEN p.churn_days_gold
+            ELSE p.churn_days_standard
+        END AS churn_days,
+        p.medium_ratio,
+        p.critical_ratio
+    FROM analytics.mv_customer_lifetime_value AS l
+    CROSS JOIN params AS p
+    LEFT JOIN analytics.mv_customer_rfm AS r ON r.cust_id = l.cust_id
+    WHERE l.orders > 0
+),
+
+assessed AS (
+    SELECT
+        b.*,
+        b.days_since_last_order / nullif(b.churn_days, 0)::numeric AS risk_ratio_raw,
+        CASE
+            WHEN b.days_since_last_order >= b.critical_ratio * b.churn_days THEN 'Critical'
+            WHEN b.days_since_last_order >= b.churn_days THEN 'High'
+            WHEN b.days_since_last_order >= b.medium_ratio * b.churn_days THEN 'Medium'
+            ELSE 'Low'
+        END AS risk_level
+    FROM buyers AS b
+),
+
+prioritized AS (
+    SELECT
+        a.*,
+        100 * least(a.risk_ratio_raw / nullif(a.critical_ratio, 0), 1)
+            * coalesce(a.monetary_score, 0) / 5.0 AS priority_raw
+    FROM assessed AS a
+)
+
+SELECT
+    pr.cust_id,
+    pr.full_name,
+    pr.city,
+    pr.state,
+    pr.value_tier,
+    pr.value_tier_order,
+    pr.customer_status,
+    pr.rfm_segment,
+    pr.monetary_score,
+    pr.orders,
+    pr.revenue,
+    pr.aov,
+    pr.last_order_date,
+    pr.days_since_last_order,
+    pr.avg_days_between_orders,
+    pr.churn_days,
+    round(pr.risk_ratio_raw, 2) AS risk_ratio,
+    pr.risk_level,
+    CASE pr.risk_level WHEN 'Critical' THEN 1 WHEN 'High' THEN 2 WHEN 'Medium' THEN 3 ELSE 4 END
+        AS risk_level_order,
+    round(pr.priority_raw, 2) AS priority_score,
+    row_number() OVER (
+        ORDER BY round(pr.priority_raw, 2) DESC, pr.revenue DESC, pr.cust_id
+    ) AS priority_rank,
+    CASE
+        WHEN pr.risk_level = 'Critical' AND pr.value_tier IN ('Platinum', 'Gold')
+            THEN 'Personal call from an account manager with a tailored win-back offer'
+        WHEN pr.risk_level = 'Critical'
+            THEN 'Win-back e-mail with a time-limited discount'
+        WHEN pr.risk_level = 'High' AND pr.value_tier IN ('Platinum', 'Gold')
+            THEN 'Priority retention offer: exclusive discount or free delivery'
+        WHEN pr.risk_level = 'High'
+            THEN 'Retention e-mail with personalised recommendations'
+        WHEN pr.risk_level = 'Medium'
+            THEN 'Re-engagement reminder: new arrivals and loyalty points balance'
+        ELSE 'No action: keep in regular communication'
+    END AS recommended_action
+FROM prioritized AS pr;

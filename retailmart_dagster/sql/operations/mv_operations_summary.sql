@@ -1,0 +1,142 @@
+-- analytics.mv_operations_summary: the headline operations figures in one row.
+-- One row (scope = 'all_time') over sales orders dated from the first order date to the reference
+-- date (analytics.fn_reference_date()). Each figure is aggregated at its own grain in its own CTE and
+-- the single-row results are joined afterwards (no fan-out):
+--   shipments: analytics.vw_shipment_facts (SLA S = config operations.sla_days from the ORDER date;
+--   percentages over assessed shipments = on time + delayed, as in vw_delivery_performance);
+--   open orders: analytics.vw_pending_shipments (priority from the configured age thresholds);
+--   returns: delivered orders = order_status in config operations.delivered_order_statuses, returned
+--   orders = those with at least one return dated on or before the reference date (order grain, all
+--   categories together, so not the sum of vw_return_analysis rows);
+--   best courier: rank 1 of analytics.vw_courier_performance.
+-- Question: How healthy are fulfilment, open orders and returns overall right now?
+-- Owner: Operations analytics
+-- Refresh: daily
+-- KPI orders: count(*) of sales orders (order_status not in sales.excluded_order_statuses)
+-- KPI shipments: count(*) of shipments of those orders
+-- KPI delivered: shipments with a delivered_date
+-- KPI in_transit: shipments without a delivered_date
+-- KPI on_time_pct: on-time shipments / assessed shipments * 100
+-- KPI delayed_pct: delayed shipments / assessed shipments * 100
+-- KPI avg_order_to_ship_days: avg(shipped_date - order_date) over shipments without date conflict
+-- KPI avg_ship_to_deliver_days: avg(delivered_date - shipped_date) over shipments without date conflict
+-- KPI avg_order_to_deliver_days: avg(delivered_date - order_date) over shipments without date conflict
+-- KPI open_orders: count(*) of vw_pending_shipments
+-- KPI open_orders_critical: open orders with priority Critical (likewise _high, _medium, _low)
+-- KPI awaiting_dispatch: open orders without a shipped shipment
+-- KPI oldest_open_age_days: max(age_days) of open orders
+-- KPI open_order_value: sum(total_amount) of open orders
+-- KPI delivered_orders: count(*) of orders with status in operations.delivered_order_statuses
+-- KPI returned_orders: count(DISTINCT order_id) of delivered orders with a return
+-- KPI return_rate_pct: returned_orders / delivered_orders * 100
+-- KPI refund_amount: sum(refund_amount) of the returns of delivered orders
+-- KPI best_courier: courier_name of rank 1 in vw_courier_performance
+CREATE MATERIALIZED VIEW analytics.mv_operations_summary AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_reference_date() AS ref_date,
+        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
+        analytics.fn_config_text_array('operations.delivered_order_statuses') AS delivered_statuses,
+        analytics.fn_config_int('operations.sla_days') AS sla_days
+),
+
+order_totals AS (
+    SELECT
+        min(o.order_date) AS first_date,
+        count(*) FILTER (
+            WHERE NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
+        ) AS orders,
+        count(*) FILTER (WHERE o.order_status = ANY (p.delivered_statuses)) AS delivered_orders
+    FROM sales.orders AS o
+    CROSS JOIN params AS p
+    WHERE o.order_date <= p.ref_date
+),
+
+shipment_totals AS (
+    SELECT
+        count(*) AS shipments,
+        count(*) FILTER (WHERE f.is_delivered) AS delivered,
+        count(*) FILTER (WHERE NOT f.is_delivered) AS in_transit,
+        count(*) FILTER (WHERE f.is_on_time) AS on_time,
+        count(*) FILTER (WHERE f.is_delayed) AS delayed,
+        count(*) FILTER (WHERE f.is_assessed) AS assessed,
+        count(*) FILTER (WHERE f.has_date_conflict) AS date_conflicts,
+        avg(f.order_to_ship_days::numeric) AS avg_order_to_ship_days,
+        avg(f.ship_to_deliver_days::numeric) AS avg_ship_to_deliver_days,
+        avg(f.order_to_deliver_days::numeric) AS avg_order_to_deliver_days
+    FROM analytics.vw_shipment_facts AS f
+),
+
+open_totals AS (
+    SELECT
+        count(*) AS open_orders,
+        count(*) FILTER (WHERE ps.priority_order = 1) AS open_orders_critical,
+        count(*) FILTER (WHERE ps.priority_order = 2) AS open_orders_high,
+        count(*) FILTER (WHERE ps.priority_order = 3) AS open_orders_medium,
+        count(*) FILTER (WHERE ps.priority_order = 4) AS open_orders_low,
+        count(*) FILTER (WHERE ps.stage = 'Awaiting dispatch') AS awaiting_dispatch,
+        max(ps.age_days) AS oldest_open_age_days,
+        coalesce(sum(ps.total_amount), 0) AS open_order_value
+    FROM analytics.vw_pending_shipments AS ps
+),
+
+return_totals AS (
+    SELECT
+        count(DISTINCT r.order_id) AS returned_orders,
+        coalesce(sum(r.refund_amount), 0) AS refund_amount
+    FROM sales.returns AS r
+    JOIN sales.orders AS o ON o.order_id = r.order_id
+    CROSS JOIN params AS p
+    WHERE o.order_date <= p.ref_date
+      AND o.order_status = ANY (p.delivered_statuses)
+      AND r.return_date <= p.ref_date
+),
+
+best_courier AS (
+    SELECT
+        c.courier_name,
+        c.composite_score
+    FROM analytics.vw_courier_performance AS c
+    WHERE c.courier_rank = 1
+)
+
+SELECT
+    'all_time'::text AS scope,
+    p.ref_date AS reference_date,
+    ot.first_date AS period_start,
+    p.sla_days,
+    ot.orders,
+    st.shipments,
+    st.delivered,
+    st.in_transit,
+    st.on_time,
+    st.delayed,
+    st.assessed,
+    st.date_conflicts,
+    round(st.on_time / nullif(st.assessed, 0)::numeric * 100, 2) AS on_time_pct,
+    round(st.delayed / nullif(st.assessed, 0)::numeric * 100, 2) AS delayed_pct,
+    round(st.avg_order_to_ship_days, 2) AS avg_order_to_ship_days,
+    round(st.avg_ship_to_deliver_days, 2) AS avg_ship_to_deliver_days,
+    round(st.avg_order_to_deliver_days, 2) AS avg_order_to_deliver_days,
+    op.open_orders,
+    op.open_orders_critical,
+    op.open_orders_high,
+    op.open_orders_medium,
+    op.open_orders_low,
+    op.awaiting_dispatch,
+    op.oldest_open_age_days,
+    op.open_order_value,
+    ot.delivered_orders,
+    rt.returned_orders,
+    round(rt.returned_orders / nullif(ot.delivered_orders, 0)::numeric * 100, 2) AS return_rate_pct,
+    rt.refund_amount,
+    bc.courier_name AS best_courier,
+    bc.composite_score AS best_courier_score
+FROM params AS p
+CROSS JOIN order_totals AS ot
+CROSS JOIN shipment_totals AS st
+CROSS JOIN open_totals AS op
+CROSS JOIN return_totals AS rt
+LEFT JOIN best_courier AS bc ON true;
+
+CREATE UNIQUE INDEX ux_mv_operations_summary ON analytics.mv_operations_summary (scope);

@@ -1,0 +1,114 @@
+-- analytics.vw_delivery_performance: how fast and how reliably are orders delivered, month by month?
+-- One row per ORDER month, from the month of the first order date (any status) to the month of the
+-- reference date (analytics.fn_reference_date()); months without shipments are rows of zeros.
+-- Shipment timings and SLA outcomes come from analytics.vw_shipment_facts (one definition): on time =
+-- delivered within S days of the ORDER date (S = config operations.sla_days); delayed = delivered
+-- later, or still undelivered more than S days after the order date at the reference date.
+-- Percentages use the ASSESSED shipments (on time + delayed) as denominator, so on_time_pct +
+-- delayed_pct = 100; shipments still in transit and not yet due are counted in in_transit but have
+-- no outcome yet. Shipments with contradictory dates (has_date_conflict) are counted in shipments
+-- and date_conflicts only. Averages are over shipments (shipment grain), never averages of averages.
+-- Orders = sales orders (order_status not in config sales.excluded_order_statuses) dated in the
+-- month, counted at order grain.
+-- Question: Are orders shipped and delivered within the delivery SLA, and is that improving?
+-- Owner: Operations analytics
+-- Refresh: daily
+-- KPI orders: count(*) of sales orders dated in the month (order grain)
+-- KPI orders_shipped: count(DISTINCT order_id) of the month's shipments with a shipped_date
+-- KPI shipments: count(*) of shipments of the month's sales orders
+-- KPI delivered: shipments with a delivered_date
+-- KPI in_transit: shipments without a delivered_date
+-- KPI on_time: shipments delivered within sla_days of the order date
+-- KPI delayed: shipments delivered after sla_days, or undelivered and older than sla_days at the reference date
+-- KPI on_time_pct: on_time / (on_time + delayed) * 100; NULL when nothing is assessed yet
+-- KPI delayed_pct: delayed / (on_time + delayed) * 100; NULL when nothing is assessed yet
+-- KPI delivered_on_time_pct: on_time / delivered shipments without date conflict * 100 (share of deliveries that were on time)
+-- KPI avg_order_to_ship_days: avg(shipped_date - order_date) over shipped shipments without date conflict
+-- KPI avg_ship_to_deliver_days: avg(delivered_date - shipped_date) over delivered shipments without date conflict
+-- KPI avg_order_to_deliver_days: avg(delivered_date - order_date) over delivered shipments without date conflict
+-- KPI date_conflicts: shipments whose dates contradict each other (excluded from averages and outcomes)
+CREATE VIEW analytics.vw_delivery_performance AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_reference_date() AS ref_date,
+        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
+        analytics.fn_config_int('operations.sla_days') AS sla_days
+),
+
+bounds AS (
+    SELECT
+        p.ref_date,
+        p.excluded_statuses,
+        p.sla_days,
+        (
+            SELECT min(o.order_date)
+            FROM sales.orders AS o
+            WHERE o.order_date <= p.ref_date
+        ) AS first_date
+    FROM params AS p
+),
+
+months AS (
+    SELECT gs.month::date AS order_month
+    FROM bounds AS b
+    CROSS JOIN LATERAL generate_series(
+        date_trunc('month', b.first_date),
+        date_trunc('month', b.ref_date),
+        interval '1 month'
+    ) AS gs (month)
+),
+
+orders_by_month AS (
+    SELECT
+        date_trunc('month', o.order_date)::date AS order_month,
+        count(*) AS orders
+    FROM sales.orders AS o
+    CROSS JOIN bounds AS b
+    WHERE o.order_date BETWEEN b.first_date AND b.ref_date
+      AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
+    GROUP BY date_trunc('month', o.order_date)::date
+),
+
+shipments_by_month AS (
+    SELECT
+        f.order_month,
+        count(DISTINCT f.order_id) FILTER (WHERE f.is_shipped) AS orders_shipped,
+        count(*) AS shipments,
+        count(*) FILTER (WHERE f.is_delivered) AS delivered,
+        count(*) FILTER (WHERE NOT f.is_delivered) AS in_transit,
+        count(*) FILTER (WHERE f.is_on_time) AS on_time,
+        count(*) FILTER (WHERE f.is_delayed) AS delayed,
+        count(*) FILTER (WHERE f.is_assessed) AS assessed,
+        count(*) FILTER (WHERE f.is_delivered AND NOT f.has_date_conflict) AS delivered_measured,
+        count(*) FILTER (WHERE f.has_date_conflict) AS date_conflicts,
+        avg(f.order_to_ship_days::numeric) AS avg_order_to_ship_days,
+        avg(f.ship_to_deliver_days::numeric) AS avg_ship_to_deliver_days,
+        avg(f.order_to_deliver_days::numeric) AS avg_order_to_deliver_days
+    FROM analytics.vw_shipment_facts AS f
+    GROUP BY f.order_month
+)
+
+SELECT
+    extract(YEAR FROM m.order_month)::int AS year,
+    extract(MONTH FROM m.order_month)::int AS month,
+    m.order_month,
+    b.sla_days,
+    coalesce(o.orders, 0) AS orders,
+    coalesce(s.orders_shipped, 0) AS orders_shipped,
+    coalesce(s.shipments, 0) AS shipments,
+    coalesce(s.delivered, 0) AS delivered,
+    coalesce(s.in_transit, 0) AS in_transit,
+    coalesce(s.on_time, 0) AS on_time,
+    coalesce(s.delayed, 0) AS delayed,
+    coalesce(s.assessed, 0) AS assessed,
+    coalesce(s.date_conflicts, 0) AS date_conflicts,
+    round(s.on_time / nullif(s.assessed, 0)::numeric * 100, 2) AS on_time_pct,
+    round(s.delayed / nullif(s.assessed, 0)::numeric * 100, 2) AS delayed_pct,
+    round(s.on_time / nullif(s.delivered_measured, 0)::numeric * 100, 2) AS delivered_on_time_pct,
+    round(s.avg_order_to_ship_days, 2) AS avg_order_to_ship_days,
+    round(s.avg_ship_to_deliver_days, 2) AS avg_ship_to_deliver_days,
+    round(s.avg_order_to_deliver_days, 2) AS avg_order_to_deliver_days
+FROM months AS m
+CROSS JOIN bounds AS b
+LEFT JOIN orders_by_month AS o ON o.order_month = m.order_month
+LEFT JOIN shipments_by_month AS s ON s.order_month = m.order_month;

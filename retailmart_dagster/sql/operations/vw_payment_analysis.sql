@@ -1,0 +1,113 @@
+-- analytics.vw_payment_analysis: how are orders paid, month by month and mode by mode?
+-- One row per payment month x payment mode: every month from the month of the first order date (any
+-- status) to the month of the reference date (analytics.fn_reference_date()), crossed with every mode
+-- seen (zeros included). Payments (sales.payments, payment grain) of sales orders, i.e. orders whose
+-- order_status is not in config sales.excluded_order_statuses, dated on or before the reference date.
+-- Payment month = month of payment_date (a NULL payment_date falls back to the order date); payments
+-- dated after the reference date are not reported yet. A NULL payment_mode is reported as 'Unknown'.
+-- Success rate: sales.payments has NO payment status column, so whether a payment succeeded, failed
+-- or was refunded is unknown. success_rate_pct is NULL (never a fake 100 %) and success_rate_note
+-- says why.
+-- Question: Which payment modes do customers use, how is that changing, and do payments succeed?
+-- Owner: Operations analytics
+-- Refresh: daily
+-- KPI payments: count(*) of payment rows in the month with that mode
+-- KPI orders: count(DISTINCT order_id) of those payments
+-- KPI amount: sum(payments.amount) of those payments (payment grain)
+-- KPI avg_payment: amount / payments (numeric division; NULL without payments)
+-- KPI payment_share_pct: payments / payments of all modes in the month * 100
+-- KPI amount_share_pct: amount / amount of all modes in the month * 100
+-- KPI success_rate_pct: not available (NULL): the source has no payment status
+CREATE VIEW analytics.vw_payment_analysis AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_reference_date() AS ref_date,
+        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
+),
+
+bounds AS (
+    SELECT
+        p.ref_date,
+        p.excluded_statuses,
+        (
+            SELECT min(o.order_date)
+            FROM sales.orders AS o
+            WHERE o.order_date <= p.ref_date
+        ) AS first_date
+    FROM params AS p
+),
+
+months AS (
+    SELECT gs.month::date AS payment_month
+    FROM bounds AS b
+    CROSS JOIN LATERAL generate_series(
+        date_trunc('month', b.first_date),
+        date_trunc('month', b.ref_date),
+        interval '1 month'
+    ) AS gs (month)
+),
+
+sales_payments AS (
+    SELECT
+        pm.payment_id,
+        pm.order_id,
+        date_trunc('month', coalesce(pm.payment_date, o.order_date))::date AS payment_month,
+        coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
+        pm.amount
+    FROM sales.payments AS pm
+    JOIN sales.orders AS o ON o.order_id = pm.order_id
+    CROSS JOIN bounds AS b
+    WHERE o.order_date BETWEEN b.first_date AND b.ref_date
+      AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
+      AND coalesce(pm.payment_date, o.order_date) BETWEEN b.first_date AND b.ref_date
+),
+
+modes AS (
+    SELECT DISTINCT sp.payment_mode
+    FROM sales_payments AS sp
+),
+
+by_month_mode AS (
+    SELECT
+        sp.payment_month,
+        sp.payment_mode,
+        count(*) AS payments,
+        count(DISTINCT sp.order_id) AS orders,
+        coalesce(sum(sp.amount), 0) AS amount
+    FROM sales_payments AS sp
+    GROUP BY sp.payment_month, sp.payment_mode
+),
+
+grid AS (
+    SELECT
+        m.payment_month,
+        md.payment_mode,
+        coalesce(b.payments, 0) AS payments,
+        coalesce(b.orders, 0) AS orders,
+        coalesce(b.amount, 0) AS amount
+    FROM months AS m
+    CROSS JOIN modes AS md
+    LEFT JOIN by_month_mode AS b
+        ON b.payment_month = m.payment_month AND b.payment_mode = md.payment_mode
+)
+
+SELECT
+    extract(YEAR FROM g.payment_month)::int AS year,
+    extract(MONTH FROM g.payment_month)::int AS month,
+    g.payment_month,
+    g.payment_mode,
+    g.payments,
+    g.orders,
+    g.amount,
+    round(g.amount / nullif(g.payments, 0)::numeric, 2) AS avg_payment,
+    round(
+        g.payments / nullif(sum(g.payments) OVER (PARTITION BY g.payment_month), 0)::numeric * 100,
+        2
+    ) AS payment_share_pct,
+    round(
+        g.amount / nullif(sum(g.amount) OVER (PARTITION BY g.payment_month), 0) * 100, 2
+    ) AS amount_share_pct,
+    NULL::numeric AS success_rate_pct,
+    'Not available: sales.payments has no payment status column, so successful and failed '
+    'payments cannot be told apart.'::text AS success_rate_note
+FROM grid AS g;

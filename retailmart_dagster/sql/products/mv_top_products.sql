@@ -1,0 +1,147 @@
+-- analytics.mv_top_products: which products sell best, how are they rated and how much is in stock?
+-- One row per product of products.products (products never sold are rows of zeros), over the lines
+-- (sales.order_items, line grain) of sales orders dated up to the reference date
+-- (analytics.fn_reference_date()). Sales orders = orders whose order_status is not in config
+-- sales.excluded_order_statuses (Returned orders are sales orders, as in the Sales domain).
+-- Reviews: customers.reviews dated up to the reference date; reviews.prod_id has no FK, so reviews of
+-- unknown products are simply never joined (ignored). Stock: products.inventory has ONE row per store
+-- and product; only rows of stores that exist in stores.stores count (inventory.store_id has no FK),
+-- and a negative stock_qty (a data error reported by the quality checks) counts as 0. Sales lines,
+-- reviews and stock are each aggregated per product in their own CTE and joined only afterwards.
+-- Question: Which products bring the most net revenue, overall and within their category, and how are they rated and stocked?
+-- Owner: Product analytics
+-- Refresh: daily
+-- KPI orders: count(DISTINCT order_id) of sales-order lines of the product
+-- KPI units: sum(order_items.quantity) over the product's sales-order lines
+-- KPI gross_value: sum(quantity * unit_price) (list value, line grain)
+-- KPI discount_amount: sum(quantity * unit_price * discount / 100) (line grain)
+-- KPI net_revenue: sum(quantity * unit_price * (1 - discount / 100)) (line grain) = gross_value - discount_amount
+-- KPI avg_selling_price: net_revenue / units (numeric division; NULL without units)
+-- KPI avg_discount_pct: discount_amount / gross_value * 100 (value-weighted; NULL without sales)
+-- KPI revenue_share_pct: net_revenue / net_revenue of all products * 100
+-- KPI category_revenue_share_pct: net_revenue / net_revenue of the product's category * 100
+-- KPI revenue_rank: row_number() over (net_revenue DESC, prod_id) — unique, deterministic
+-- KPI category_rank: row_number() over (PARTITION BY category ORDER BY net_revenue DESC, prod_id)
+-- KPI units_rank: row_number() over (units DESC, net_revenue DESC, prod_id)
+-- KPI avg_rating: avg(reviews.rating) over the product's reviews (review grain); NULL without reviews
+-- KPI review_count: count(*) of the product's reviews
+-- KPI current_stock: sum(greatest(stock_qty, 0)) over the product's inventory rows of known stores (one row per store: never multiplied)
+-- KPI stores_stocking: count of the product's inventory rows of known stores with stock_qty > 0
+-- KPI stock_value: current_stock * products.price (current list price)
+CREATE MATERIALIZED VIEW analytics.mv_top_products AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_reference_date() AS ref_date,
+        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
+),
+
+bounds AS (
+    SELECT
+        p.ref_date,
+        (
+            SELECT min(o.order_date)
+            FROM sales.orders AS o
+            WHERE o.order_date <= p.ref_date
+        ) AS first_date
+    FROM params AS p
+),
+
+sales_orders AS (
+    SELECT o.order_id
+    FROM sales.orders AS o
+    CROSS JOIN params AS p
+    WHERE o.order_date <= p.ref_date
+      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
+),
+
+line_totals AS (
+    SELECT
+        oi.prod_id,
+        count(DISTINCT oi.order_id) AS orders,
+        sum(oi.quantity) AS units,
+        sum(oi.quantity * oi.unit_price) AS gross_value,
+        sum(oi.quantity * oi.unit_price * oi.discount / 100) AS discount_amount,
+        sum(oi.quantity * oi.unit_price * (1 - oi.discount / 100)) AS net_revenue
+    FROM sales.order_items AS oi
+    JOIN sales_orders AS so ON so.order_id = oi.order_id
+    GROUP BY oi.prod_id
+),
+
+review_totals AS (
+    SELECT
+        r.prod_id,
+        avg(r.rating::numeric) AS avg_rating,
+        count(*) AS review_count
+    FROM customers.reviews AS r
+    CROSS JOIN params AS p
+    WHERE r.review_date <= p.ref_date
+    GROUP BY r.prod_id
+),
+
+stock_totals AS (
+    SELECT
+        v.prod_id,
+        sum(greatest(v.stock_qty, 0)) AS current_stock,
+        count(*) FILTER (WHERE v.stock_qty > 0) AS stores_stocking
+    FROM products.inventory AS v
+    JOIN stores.stores AS s ON s.store_id = v.store_id
+    GROUP BY v.prod_id
+),
+
+per_product AS (
+    SELECT
+        pr.prod_id,
+        pr.prod_name,
+        pr.category,
+        pr.brand,
+        pr.supplier_id,
+        pr.price,
+        coalesce(l.orders, 0) AS orders,
+        coalesce(l.units, 0) AS units,
+        coalesce(l.gross_value, 0) AS gross_value,
+        coalesce(l.discount_amount, 0) AS discount_amount,
+        coalesce(l.net_revenue, 0) AS net_revenue,
+        r.avg_rating,
+        coalesce(r.review_count, 0) AS review_count,
+        coalesce(st.current_stock, 0) AS current_stock,
+        coalesce(st.stores_stocking, 0) AS stores_stocking
+    FROM products.products AS pr
+    LEFT JOIN line_totals AS l ON l.prod_id = pr.prod_id
+    LEFT JOIN review_totals AS r ON r.prod_id = pr.prod_id
+    LEFT JOIN stock_totals AS st ON st.prod_id = pr.prod_id
+)
+
+SELECT
+    pp.prod_id,
+    pp.prod_name,
+    pp.category,
+    pp.brand,
+    pp.supplier_id,
+    pp.price AS list_price,
+    pp.orders,
+    pp.units,
+    round(pp.gross_value, 2) AS gross_value,
+    round(pp.discount_amount, 2) AS discount_amount,
+    round(pp.net_revenue, 2) AS net_revenue,
+    round(pp.net_revenue / nullif(pp.units, 0)::numeric, 2) AS avg_selling_price,
+    round(pp.discount_amount / nullif(pp.gross_value, 0) * 100, 2) AS avg_discount_pct,
+    round(pp.net_revenue / nullif(sum(pp.net_revenue) OVER (), 0) * 100, 2) AS revenue_share_pct,
+    round(
+        pp.net_revenue / nullif(sum(pp.net_revenue) OVER (PARTITION BY pp.category), 0) * 100, 2
+    ) AS category_revenue_share_pct,
+    row_number() OVER (ORDER BY pp.net_revenue DESC, pp.prod_id) AS revenue_rank,
+    row_number() OVER (
+        PARTITION BY pp.category ORDER BY pp.net_revenue DESC, pp.prod_id
+    ) AS category_rank,
+    row_number() OVER (ORDER BY pp.units DESC, pp.net_revenue DESC, pp.prod_id) AS units_rank,
+    round(pp.avg_rating, 2) AS avg_rating,
+    pp.review_count,
+    pp.current_stock,
+    pp.stores_stocking,
+    round(pp.current_stock * pp.price, 2) AS stock_value,
+    b.first_date AS period_start,
+    b.ref_date AS period_end
+FROM per_product AS pp
+CROSS JOIN bounds AS b;
+
+CREATE UNIQUE INDEX ux_mv_top_products ON analytics.mv_top_products (prod_id);
