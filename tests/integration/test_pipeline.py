@@ -2,8 +2,8 @@
 with its metadata, exports are written and deterministic, re-running is safe and keeps history."""
 
 import hashlib
-import re
 import json
+import re
 from pathlib import Path
 
 import psycopg
