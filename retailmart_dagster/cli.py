@@ -130,8 +130,8 @@ def _has_source_data(url: str) -> bool:
         return bool(count and count[0])
 
 
-def run_full_refresh(dashboard_dir: Path | None = None) -> bool:
-    """Run the main job through Dagster with the configured instance; True on success."""
+def run_full_refresh(dashboard_dir: Path | None = None) -> tuple[bool, list[str]]:
+    """Run the main job through Dagster with the configured instance: (success, failure lines)."""
     from dagster import DagsterInstance
 
     from retailmart_dagster.definitions import FULL_REFRESH_JOB, build_definitions
@@ -140,7 +140,13 @@ def run_full_refresh(dashboard_dir: Path | None = None) -> bool:
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
-    return result.success
+    failures = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            message = (error.message if error else "").strip().splitlines()
+            failures.append(f"{event.step_key}: {message[0] if message else 'failed'}")
+    return result.success, failures
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -163,12 +169,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         with connect(env.database_url) as conn:
             result = generate(conn, scale=args.scale, seed=args.seed, end_date=args.end_date)
         print(f"Sample data: {sum(result.row_counts.values()):,} rows (scale {args.scale})")
-    ok = run_full_refresh()
+    ok, failures = run_full_refresh()
     data_dir = Path(default_data_dir()).resolve()
     if not ok:
         print(
-            f"The full refresh FAILED after {time.perf_counter() - started:.0f}s: see the run in "
-            "the Dagster UI (command below) or the log above.",
+            f"The full refresh FAILED after {time.perf_counter() - started:.0f}s:",
+            *(f"  {line}" for line in failures),
+            "See the run in the Dagster UI (command below) or the log above.",
+            sep="\n",
             file=sys.stderr,
         )
     else:
@@ -207,15 +215,85 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------- dashboard
+DASHBOARD_MIME_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".map": "application/json",
+}
+
+
+def dashboard_handler(
+    root: Path, data_dir: Path
+) -> Callable[..., http.server.BaseHTTPRequestHandler]:
+    """Request handler for the dashboard: static files from ``root``, ``/data/*`` from ``data_dir``
+    (the JSON exports, wherever $RETAILMART_DASHBOARD_DIR puts them). Read only (GET/HEAD)."""
+
+    class DashboardHandler(http.server.SimpleHTTPRequestHandler):
+        extensions_map = {
+            **http.server.SimpleHTTPRequestHandler.extensions_map,
+            **DASHBOARD_MIME_TYPES,
+        }
+
+        def translate_path(self, path: str) -> str:
+            bare = path.split("?", 1)[0].split("#", 1)[0]
+            if bare == "/data" or bare.startswith("/data/"):
+                # The parent class drops "..", "." and drive parts, so nothing escapes data_dir.
+                saved, self.directory = self.directory, str(data_dir)
+                try:
+                    return super().translate_path(bare[len("/data") :] or "/")
+                finally:
+                    self.directory = saved
+            return super().translate_path(path)
+
+        def end_headers(self) -> None:
+            # The page decides what to reload from manifest.json; the browser must not guess.
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            super().end_headers()
+
+        def log_message(self, fmt: str, *args: object) -> None:
+            if not getattr(self.server, "quiet", False):
+                super().log_message(fmt, *args)
+
+    return functools.partial(DashboardHandler, directory=str(root))
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    import os
+
+    from retailmart_dagster.resources.dashboard import DASHBOARD_DIR_ENV
+
     root = Path(args.directory).resolve()
-    if not (root / "index.html").exists() and not (root / "data").exists():
-        raise CliError(f"{root}: no dashboard here (expected index.html or data/)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as httpd:
+    if not (root / "index.html").exists():
+        raise CliError(f"{root}: no dashboard here (expected index.html; pass --directory)")
+    data_dir = Path(args.data or os.environ.get(DASHBOARD_DIR_ENV) or root / "data").resolve()
+    if not (data_dir / "manifest.json").exists():
         print(
-            f"Dashboard: http://127.0.0.1:{httpd.server_address[1]}/  (Ctrl-C to stop)", flush=True
+            f"warning: {data_dir}/manifest.json does not exist yet: run `retailmart run` "
+            "(bash scripts/run.sh) to write the data; the page says so until then",
+            file=sys.stderr,
         )
+    if not (root / "node_modules" / "chart.js" / "dist" / "chart.umd.js").exists():
+        print(
+            f"warning: Chart.js is not installed in {root}/node_modules: run `npm ci` there "
+            "(bash scripts/bootstrap.sh does it); the page shows figures and tables without charts",
+            file=sys.stderr,
+        )
+    try:
+        httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", args.port), dashboard_handler(root, data_dir)
+        )
+    except OSError as exc:
+        raise CliError(
+            f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another --port"
+        ) from None
+    httpd.quiet = args.quiet  # type: ignore[attr-defined]
+    with httpd:
+        print(f"Dashboard: http://127.0.0.1:{httpd.server_address[1]}/", flush=True)
+        print(f"  serving {root} with data from {data_dir} (Ctrl-C to stop)", flush=True)
         try:
             httpd.serve_forever()
         except KeyboardInterrupt:
@@ -258,8 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
     docs.set_defaults(func=cmd_docs)
 
     dash = sub.add_parser("dashboard", help="serve the dashboard on 127.0.0.1")
-    dash.add_argument("--port", type=_port, default=8050)
-    dash.add_argument("--directory", default="dashboard")
+    dash.add_argument("--port", type=_port, default=8050, help="port (default 8050; 0 = any free)")
+    dash.add_argument("--directory", default="dashboard", help="the dashboard folder")
+    dash.add_argument(
+        "--data",
+        default=None,
+        help="the JSON folder (default $RETAILMART_DASHBOARD_DIR or DIR/data)",
+    )
+    dash.add_argument("--quiet", action="store_true", help="do not log each request")
     dash.set_defaults(func=cmd_dashboard)
     return parser
 

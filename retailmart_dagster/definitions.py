@@ -16,10 +16,18 @@ from dagster import (
     in_process_executor,
 )
 
+from retailmart_dagster.assets.alerts import build_alert_sync_asset, with_alert_deps
 from retailmart_dagster.assets.exports import build_export_assets
 from retailmart_dagster.assets.sql_assets import build_sql_assets, load_sql_objects, source_specs
+from retailmart_dagster.automation import build_automation
+from retailmart_dagster.checks.assets import (
+    QualityClockResource,
+    build_quality,
+    with_freshness_policies,
+)
 from retailmart_dagster.config import config_value
 from retailmart_dagster.resources.dashboard import DashboardResource
+from retailmart_dagster.resources.notifier import NotifierResource, notifier_from_env
 from retailmart_dagster.resources.postgres import DATABASE_URL_ENV, PostgresResource
 
 FULL_REFRESH_JOB = "full_refresh_job"
@@ -34,10 +42,16 @@ def postgres_resource() -> PostgresResource:
 
 
 def build_definitions(
-    database_url: str | None = None, dashboard_dir: str | None = None
+    database_url: str | None = None,
+    dashboard_dir: str | None = None,
+    quality_clock: str | None = None,
+    notifier: NotifierResource | None = None,
 ) -> Definitions:
-    """All definitions; tests and scripts may pin the database URL and the dashboard folder."""
+    """All definitions; tests and scripts may pin the database URL, the dashboard folder and the
+    clock of the one wall-clock data-quality check (ISO date; default $RETAILMART_QUALITY_CLOCK, else
+    now) and the notifier (default: configured by the environment, see resources/notifier.py)."""
     objects = load_sql_objects()
+    quality = build_quality(objects)
     postgres = (
         PostgresResource(
             database_url=database_url,
@@ -47,15 +61,32 @@ def build_definitions(
         else postgres_resource()
     )
     dashboard = DashboardResource(data_dir=dashboard_dir) if dashboard_dir else DashboardResource()
+    automation = build_automation(FULL_REFRESH_JOB)
     full_refresh = define_asset_job(
         FULL_REFRESH_JOB,
         selection=AssetSelection.all() - AssetSelection.groups("retailmart_source"),
         description="Setup, every KPI object, checks and the dashboard JSON: the main job.",
     )
     return Definitions(
-        assets=[*source_specs(), *build_sql_assets(objects), *build_export_assets(objects)],
-        jobs=[full_refresh],
-        resources={"postgres": postgres, "dashboard": dashboard},
+        assets=[
+            *with_freshness_policies(source_specs()),
+            *build_sql_assets(objects, extra_deps=with_alert_deps(quality.extra_deps)),
+            *build_export_assets(objects),
+            *quality.assets,
+            build_alert_sync_asset(objects),
+        ],
+        asset_checks=quality.asset_checks,
+        jobs=[full_refresh, *quality.jobs, *automation.jobs],
+        schedules=automation.schedules,
+        sensors=automation.sensors,
+        resources={
+            "postgres": postgres,
+            "dashboard": dashboard,
+            "quality_clock": QualityClockResource(clock=quality_clock)
+            if quality_clock
+            else QualityClockResource(),
+            "notifier": notifier or notifier_from_env(),
+        },
         executor=in_process_executor,
     )
 

@@ -30,3 +30,7 @@ if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" >&2
   echo "$want" > "$stamp"
 fi
+
+# The dashboard's Chart.js (npm ci in dashboard/ when its lock file changed; skipped with a warning
+# when npm is missing: the page then shows its figures and tables without charts).
+bash scripts/install_browser.sh --npm-only

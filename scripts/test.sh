@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
+# Chart.js and Debian's chromium for the browser tests (tests/e2e skip, saying why, without them).
+bash scripts/install_browser.sh
 .venv/bin/python -m ruff check retailmart_dagster tests benchmarks
 set +e
 .venv/bin/python -m pytest "$@"

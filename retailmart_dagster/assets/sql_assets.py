@@ -6,7 +6,7 @@ are ``AssetSpec``s keyed ``["retailmart", <schema>, <table>]``, read from the so
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from dagster import (
     AssetExecutionContext,
@@ -154,11 +154,17 @@ def load_sql_objects() -> list[SqlObject]:
     return with_config_version(discover_sql_objects())
 
 
-def build_sql_assets(objects: Sequence[SqlObject] | None = None) -> list[AssetsDefinition]:
+def build_sql_assets(
+    objects: Sequence[SqlObject] | None = None,
+    extra_deps: Mapping[str, Iterable[AssetKey]] | None = None,
+) -> list[AssetsDefinition]:
+    """One asset per SQL object; ``extra_deps`` adds dependencies that are not in the SQL (by object
+    name), e.g. the data-quality gate that every KPI object waits for."""
     objects = list(objects) if objects is not None else load_sql_objects()
     builder = SqlBuilder(objects, post_hooks={"config": _config_hook})
     deps = resolve_dependencies(objects)
-    return [build_sql_asset(o, deps[o.name], builder) for o in objects]
+    extra = extra_deps or {}
+    return [build_sql_asset(o, deps[o.name] | set(extra.get(o.name, ())), builder) for o in objects]
 
 
 __all__ = [

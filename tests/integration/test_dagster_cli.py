@@ -141,3 +141,49 @@ def test_retailmart_run_end_to_end(pg_server, tmp_path: Path) -> None:  # noqa: 
     with psycopg.connect(pg_server.url("dagster")) as conn:
         statuses = [r[0] for r in conn.execute("SELECT status FROM runs")]
     assert "SUCCESS" in statuses
+
+
+def test_retailmart_run_names_the_blocking_checks(pg_server, tmp_path: Path) -> None:  # noqa: ANN001
+    """Broken source data: the gate blocks the KPIs and `retailmart run` says which checks failed."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("RETAILMART_DATABASE_URL", "DAGSTER_HOME")
+    }
+    env.update(
+        {
+            "RETAILMART_HOME": str(pg_server.home),
+            "RETAILMART_DASHBOARD_DIR": str(tmp_path / "data"),
+            "RETAILMART_QUALITY_CLOCK": "2025-10-01",
+        }
+    )
+    generated = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "retailmart_dagster.cli",
+            "generate",
+            "--scale",
+            "0.01",
+            "--defects",
+            "--end-date",
+            "2025-10-01",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert generated.returncode == 0, generated.stderr[-2000:]
+    assert "injected defect" in generated.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "retailmart_dagster.cli", "run"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1
+    assert "The full refresh FAILED" in result.stderr
+    assert "data_quality_gate" in result.stderr
+    assert "consistency_order_total_mismatch" in result.stderr

@@ -1,0 +1,248 @@
+"""Run the checks' SQL and turn each row into an outcome, a Dagster check result and a gate verdict.
+
+Plain functions (a psycopg connection in, dataclasses out), so they are tested without Dagster. All
+checks of one evaluation read one snapshot of the database (a REPEATABLE READ, READ ONLY
+transaction), so they agree with each other even while the source is being written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from dagster import AssetCheckEvaluation, AssetCheckResult, AssetCheckSeverity, MetadataValue
+
+from retailmart_dagster.assets.sql_parse import SqlFileError
+from retailmart_dagster.checks.registry import (
+    OPTIONAL_COLUMNS,
+    RESULT_COLUMNS,
+    SEVERITIES,
+    QualityCheck,
+)
+
+CLOCK_SETTING = "retailmart.quality_clock"
+RATE_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What one check found."""
+
+    check: QualityCheck
+    severity: str
+    affected_count: int
+    total_rows: int
+    threshold: float
+    sample_keys: tuple[str, ...]
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return failing_rate(self.affected_count, self.total_rows)
+
+    @property
+    def passed(self) -> bool:
+        return check_passes(self.affected_count, self.total_rows, self.threshold)
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "ERROR"
+
+    @property
+    def blocking_failure(self) -> bool:
+        return self.blocking and not self.passed
+
+
+def failing_rate(affected: int, total: int) -> float:
+    """Failing records / population, 0 for an empty population (rounded to 6 digits)."""
+    if total <= 0:
+        return 0.0
+    return round(affected / total, RATE_DIGITS)
+
+
+def check_passes(affected: int, total: int, threshold: float) -> bool:
+    """A check passes when nothing fails, or when the failing share is within the threshold."""
+    if affected <= 0:
+        return True
+    if threshold <= 0 or total <= 0:
+        return False
+    return affected / total <= threshold
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def outcome_from_row(check: QualityCheck, row: Mapping[str, Any]) -> CheckOutcome:
+    """Validate one result row of a check's SQL (errors name the file) and build its outcome."""
+    missing = [c for c in RESULT_COLUMNS if c not in row]
+    if missing:
+        raise SqlFileError(f"{check.path}: the query must return the column(s) {missing}")
+    extra = sorted(set(row) - set(RESULT_COLUMNS) - set(OPTIONAL_COLUMNS))
+    if extra:
+        raise SqlFileError(f"{check.path}: unexpected column(s) {extra}")
+    severity = row["severity"]
+    if severity not in SEVERITIES:
+        raise SqlFileError(
+            f"{check.path}: severity {severity!r} (config {check.severity_key}) is not one of "
+            f"{SEVERITIES}"
+        )
+    for column in ("affected_count", "total_rows", "threshold"):
+        if row[column] is None:
+            raise SqlFileError(f"{check.path}: {column} is NULL")
+    details = row.get("details") or {}
+    if isinstance(details, str):
+        details = json.loads(details)
+    return CheckOutcome(
+        check=check,
+        severity=str(severity),
+        affected_count=int(row["affected_count"]),
+        total_rows=int(row["total_rows"]),
+        threshold=float(row["threshold"]),
+        sample_keys=tuple(str(k) for k in (row["sample_keys"] or ())),
+        details=_json_ready(dict(details)),
+    )
+
+
+def run_check(conn: psycopg.Connection, check: QualityCheck) -> CheckOutcome:
+    """Execute one check's SQL on conn (inside the caller's transaction)."""
+    try:
+        cur = conn.execute(check.sql)
+    except psycopg.Error as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise SqlFileError(f"{check.path}: the check failed to run: {message}") from exc
+    rows = cur.fetchall()
+    if len(rows) != 1 or cur.description is None:
+        raise SqlFileError(f"{check.path}: the query must return exactly one row, got {len(rows)}")
+    names = [d.name for d in cur.description]
+    return outcome_from_row(check, dict(zip(names, rows[0], strict=True)))
+
+
+def clock_value(clock: dt.datetime) -> str:
+    """The run's clock as an ISO timestamp in UTC (a naive clock is taken as UTC)."""
+    if clock.tzinfo is None:
+        clock = clock.replace(tzinfo=dt.UTC)
+    return clock.astimezone(dt.UTC).isoformat()
+
+
+def evaluate_checks(
+    conn: psycopg.Connection, checks: Sequence[QualityCheck], clock: dt.datetime
+) -> list[CheckOutcome]:
+    """Run every check on one snapshot; the run's clock is visible to the SQL as a setting."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.execute("SELECT set_config(%s, %s, true)", (CLOCK_SETTING, clock_value(clock)))
+        return [run_check(conn, check) for check in checks]
+
+
+# ----------------------------------------------------------------------------- Dagster results
+def check_metadata(outcome: CheckOutcome) -> dict[str, Any]:
+    """Metadata of a check result: counts, rate, threshold, sample keys and what else it measured."""
+    metadata: dict[str, Any] = {
+        "affected_count": MetadataValue.int(outcome.affected_count),
+        "total_rows": MetadataValue.int(outcome.total_rows),
+        "rate": MetadataValue.float(outcome.rate),
+        "threshold": MetadataValue.float(outcome.threshold),
+        "sample_keys": MetadataValue.json(list(outcome.sample_keys)),
+        "dimension": outcome.check.dimension,
+        "table": outcome.check.table_name,
+        "severity": outcome.severity,
+        "sql_path": outcome.check.relative_path,
+    }
+    if outcome.details:
+        metadata["details"] = MetadataValue.json(dict(outcome.details))
+    return metadata
+
+
+def check_description(outcome: CheckOutcome) -> str:
+    verdict = "passed" if outcome.passed else "FAILED"
+    text = (
+        f"{outcome.check.name} {verdict} ({outcome.severity}): {outcome.affected_count} of "
+        f"{outcome.total_rows} rows of {outcome.check.table_name} fail "
+        f"(rate {outcome.rate:.6f}, threshold {outcome.threshold:g})"
+    )
+    if outcome.sample_keys and not outcome.passed:
+        text += f"; e.g. {', '.join(outcome.sample_keys[:3])}"
+    return text
+
+
+def _severity(outcome: CheckOutcome) -> AssetCheckSeverity:
+    return AssetCheckSeverity.ERROR if outcome.blocking else AssetCheckSeverity.WARN
+
+
+def to_check_result(outcome: CheckOutcome, asset_key: Any) -> AssetCheckResult:
+    return AssetCheckResult(
+        asset_key=asset_key,
+        check_name=outcome.check.name,
+        passed=outcome.passed,
+        severity=_severity(outcome),
+        description=check_description(outcome),
+        metadata=check_metadata(outcome),
+    )
+
+
+def to_check_evaluation(outcome: CheckOutcome, asset_key: Any) -> AssetCheckEvaluation:
+    """The same result, as an event another step (the evaluation asset) can log for the check."""
+    return AssetCheckEvaluation(
+        asset_key=asset_key,
+        check_name=outcome.check.name,
+        passed=outcome.passed,
+        severity=_severity(outcome),
+        description=check_description(outcome),
+        metadata=check_metadata(outcome),
+        blocking=outcome.blocking,
+    )
+
+
+# -------------------------------------------------------------------------------------- the gate
+@dataclass(frozen=True)
+class GateEntry:
+    """The latest recorded result of one check, as the gate sees it."""
+
+    check_name: str
+    dimension: str
+    severity: str
+    table_name: str
+    passed: bool
+    affected_count: int
+    sample_keys: tuple[str, ...] = ()
+
+
+def gate_failures(entries: Sequence[GateEntry]) -> list[GateEntry]:
+    """Blocking failures: ERROR checks that did not pass, in a fixed order."""
+    return sorted(
+        (e for e in entries if e.severity == "ERROR" and not e.passed),
+        key=lambda e: e.check_name,
+    )
+
+
+def gate_message(failures: Sequence[GateEntry]) -> str:
+    """One line per failing blocking check, naming it, its table and how many rows fail."""
+    lines = [
+        f"Data-quality gate: {len(failures)} blocking check"
+        f"{'s' if len(failures) != 1 else ''} failed (severity ERROR); the KPIs are not built "
+        "on this data:"
+    ]
+    for f in failures:
+        sample = f" e.g. {', '.join(f.sample_keys[:3])}" if f.sample_keys else ""
+        lines.append(
+            f"  {f.check_name} ({f.dimension}, {f.table_name}): {f.affected_count} rows{sample}"
+        )
+    lines.append(
+        "See analytics.vw_data_quality_report / dashboard/data/quality.json; set a check's "
+        "severity in [quality_checks] of analytics.toml."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,20 @@
+-- Customers without a name (full_name NULL or blank): they cannot be shown in top-customer lists nor
+-- matched by natural key (full_name, city, join_date) to find duplicates.
+-- Table: customers.customers
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.completeness_customer_name') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
+),
+failing AS (
+    SELECT c.cust_id
+      FROM customers.customers AS c
+     WHERE c.full_name IS NULL OR btrim(c.full_name) = ''
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM customers.customers) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'cust_id=' || f.cust_id FROM failing AS f
+              ORDER BY f.cust_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

@@ -1,0 +1,25 @@
+-- Shipments whose status says delivered (config quality.shipment_delivered_status) but that have no
+-- delivery date: delivery times and on-time rates cannot be measured for them.
+-- Table: sales.shipments
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.completeness_delivered_shipment_date') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit,
+           analytics.fn_config_text('quality.shipment_delivered_status') AS delivered_status
+),
+delivered AS (
+    SELECT s.shipment_id, s.delivered_date
+      FROM sales.shipments AS s
+      CROSS JOIN params AS p
+     WHERE s.status = p.delivered_status
+),
+failing AS (
+    SELECT d.shipment_id FROM delivered AS d WHERE d.delivered_date IS NULL
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM delivered) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'shipment_id=' || f.shipment_id FROM failing AS f
+              ORDER BY f.shipment_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

@@ -1,0 +1,23 @@
+-- Order lines missing their order, product, quantity or discount: a line without an order or a
+-- product cannot be attributed, and NULL quantity or discount makes its amount NULL.
+-- Table: sales.order_items
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.completeness_order_item_values') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
+),
+failing AS (
+    SELECT i.order_item_id
+      FROM sales.order_items AS i
+     WHERE i.order_id IS NULL
+        OR i.prod_id IS NULL
+        OR i.quantity IS NULL
+        OR i.discount IS NULL
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM sales.order_items) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'order_item_id=' || f.order_item_id FROM failing AS f
+              ORDER BY f.order_item_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

@@ -1,0 +1,20 @@
+-- Orders without a store (sales.orders.store_id is NULL): store and regional KPIs cannot attribute
+-- them. One failing row per order.
+-- Table: sales.orders
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.completeness_order_store') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
+),
+failing AS (
+    SELECT o.order_id
+      FROM sales.orders AS o
+     WHERE o.store_id IS NULL
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM sales.orders) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'order_id=' || f.order_id FROM failing AS f
+              ORDER BY f.order_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

@@ -1,0 +1,23 @@
+-- Orders missing their date, status or total amount: date-window KPIs drop an order without a date,
+-- status filters cannot classify it, and revenue (a sum of total_amount) silently skips a NULL.
+-- Table: sales.orders
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.completeness_order_values') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
+),
+failing AS (
+    SELECT o.order_id
+      FROM sales.orders AS o
+     WHERE o.order_date IS NULL
+        OR o.order_status IS NULL
+        OR btrim(o.order_status) = ''
+        OR o.total_amount IS NULL
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM sales.orders) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'order_id=' || f.order_id FROM failing AS f
+              ORDER BY f.order_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

@@ -1,0 +1,24 @@
+-- Payments missing their order, date, mode or amount: payment-mode KPIs and the reconciliation of
+-- payments with order totals need all four.
+-- Table: sales.payments
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.completeness_payment_values') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
+),
+failing AS (
+    SELECT y.payment_id
+      FROM sales.payments AS y
+     WHERE y.order_id IS NULL
+        OR y.payment_date IS NULL
+        OR y.payment_mode IS NULL
+        OR btrim(y.payment_mode) = ''
+        OR y.amount IS NULL
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM sales.payments) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'payment_id=' || f.payment_id FROM failing AS f
+              ORDER BY f.payment_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

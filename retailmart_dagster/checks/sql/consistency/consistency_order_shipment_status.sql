@@ -1,0 +1,45 @@
+-- Orders whose status disagrees with their shipments. An order in a delivered status
+-- (quality.delivered_order_statuses) must have shipments, all delivered
+-- (quality.shipment_delivered_status); an order in an in-transit status
+-- (quality.shipped_order_statuses) must have shipments, all in transit
+-- (quality.shipment_in_transit_status); an order in any other status (pending, processing,
+-- cancelled, unknown) must have no shipment. One failing row per order.
+-- Table: sales.orders
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.consistency_order_shipment_status') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit,
+           analytics.fn_config_text_array('quality.delivered_order_statuses') AS delivered_statuses,
+           analytics.fn_config_text_array('quality.shipped_order_statuses') AS shipped_statuses,
+           analytics.fn_config_text('quality.shipment_delivered_status') AS shipment_delivered,
+           analytics.fn_config_text('quality.shipment_in_transit_status') AS shipment_in_transit
+),
+shipped AS (
+    SELECT s.order_id,
+           count(*) AS shipments,
+           count(*) FILTER (WHERE s.status = p.shipment_delivered) AS delivered,
+           count(*) FILTER (WHERE s.status = p.shipment_in_transit) AS in_transit
+      FROM sales.shipments AS s
+      CROSS JOIN params AS p
+     GROUP BY s.order_id
+),
+failing AS (
+    SELECT o.order_id
+      FROM sales.orders AS o
+      CROSS JOIN params AS p
+      LEFT JOIN shipped AS sh ON sh.order_id = o.order_id
+     WHERE CASE
+               WHEN o.order_status = ANY (p.delivered_statuses)
+                   THEN sh.order_id IS NULL OR sh.delivered < sh.shipments
+               WHEN o.order_status = ANY (p.shipped_statuses)
+                   THEN sh.order_id IS NULL OR sh.in_transit < sh.shipments
+               ELSE sh.order_id IS NOT NULL
+           END
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM sales.orders) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'order_id=' || f.order_id FROM failing AS f
+              ORDER BY f.order_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

@@ -1,0 +1,35 @@
+-- Orders whose total amount differs from the sum of their lines, quantity x unit_price x (1 -
+-- discount / 100) rounded per line, by more than the configured tolerance (quality.amount_tolerance):
+-- order-grain revenue and line-grain revenue no longer add up. Orders without lines are counted by
+-- completeness_orders_without_items.
+-- Table: sales.orders
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.consistency_order_total_mismatch') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit,
+           analytics.fn_config_numeric('quality.amount_tolerance') AS tolerance
+),
+lines AS (
+    SELECT i.order_id,
+           sum(round(i.quantity * i.unit_price * (1 - i.discount / 100), 2)) AS lines_total
+      FROM sales.order_items AS i
+     GROUP BY i.order_id
+),
+compared AS (
+    SELECT o.order_id, o.total_amount, l.lines_total
+      FROM sales.orders AS o
+      JOIN lines AS l ON l.order_id = o.order_id
+),
+failing AS (
+    SELECT c.order_id
+      FROM compared AS c
+      CROSS JOIN params AS p
+     WHERE abs(c.total_amount - c.lines_total) > p.tolerance
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM compared) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'order_id=' || f.order_id FROM failing AS f
+              ORDER BY f.order_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

@@ -1,0 +1,19 @@
+-- Store expenses of a store that does not exist.
+-- Table: stores.expenses
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.consistency_orphan_store_expenses') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
+),
+failing AS (
+    SELECT e.expense_id
+      FROM stores.expenses AS e
+     WHERE e.store_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stores.stores AS s WHERE s.store_id = e.store_id)
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM stores.expenses) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'expense_id=' || f.expense_id FROM failing AS f
+              ORDER BY f.expense_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

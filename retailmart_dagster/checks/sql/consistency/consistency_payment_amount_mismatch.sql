@@ -1,0 +1,29 @@
+-- Payments whose amount differs from their order's total by more than the configured tolerance
+-- (quality.amount_tolerance): the contract has one payment per order for its full total, so paid and
+-- sold amounts no longer agree. Counted per payment; extra payments of an order are counted by
+-- uniqueness_multiple_payments_per_order.
+-- Table: sales.payments
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.consistency_payment_amount_mismatch') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit,
+           analytics.fn_config_numeric('quality.amount_tolerance') AS tolerance
+),
+compared AS (
+    SELECT y.payment_id, y.amount, o.total_amount
+      FROM sales.payments AS y
+      JOIN sales.orders AS o ON o.order_id = y.order_id
+),
+failing AS (
+    SELECT c.payment_id
+      FROM compared AS c
+      CROSS JOIN params AS p
+     WHERE abs(c.amount - c.total_amount) > p.tolerance
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM compared) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'payment_id=' || f.payment_id FROM failing AS f
+              ORDER BY f.payment_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

@@ -1,0 +1,27 @@
+-- Returns of orders that never reached the customer: the order's status is not a delivered status
+-- (quality.delivered_order_statuses, e.g. a Pending or Cancelled order). One failing row per return.
+-- Table: sales.returns
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.consistency_return_of_undelivered_order') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit,
+           analytics.fn_config_text_array('quality.delivered_order_statuses') AS delivered_statuses
+),
+compared AS (
+    SELECT r.return_id, o.order_status
+      FROM sales.returns AS r
+      JOIN sales.orders AS o ON o.order_id = r.order_id
+),
+failing AS (
+    SELECT c.return_id
+      FROM compared AS c
+      CROSS JOIN params AS p
+     WHERE c.order_status IS NULL OR NOT (c.order_status = ANY (p.delivered_statuses))
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM compared) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'return_id=' || f.return_id FROM failing AS f
+              ORDER BY f.return_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

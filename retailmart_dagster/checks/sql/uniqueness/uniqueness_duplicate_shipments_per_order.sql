@@ -1,0 +1,24 @@
+-- Orders shipped more than once: every shipment after an order's first (lowest shipment_id) is
+-- counted, in records; delivery KPIs would count the order twice.
+-- Table: sales.shipments
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_text('quality_checks.uniqueness_duplicate_shipments_per_order') AS severity,
+           analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
+           analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
+),
+ranked AS (
+    SELECT t.*,
+           row_number() OVER (PARTITION BY t.order_id ORDER BY t.shipment_id) AS position
+      FROM sales.shipments AS t
+     WHERE t.order_id IS NOT NULL
+),
+failing AS (
+    SELECT r.* FROM ranked AS r WHERE r.position > 1
+)
+SELECT (SELECT count(*) FROM failing) AS affected_count,
+       (SELECT count(*) FROM sales.shipments) AS total_rows,
+       p.threshold,
+       p.severity,
+       ARRAY(SELECT 'shipment_id=' || f.shipment_id || ',order_id=' || f.order_id FROM failing AS f
+              ORDER BY f.shipment_id LIMIT p.sample_limit) AS sample_keys
+  FROM params AS p;

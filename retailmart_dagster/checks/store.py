@@ -1,0 +1,123 @@
+"""Keep every evaluation in the database (no Dagster here).
+
+- ``analytics.data_quality_results``: one row per check per evaluation, passing or not (the history
+  behind the trend and the report view).
+- ``analytics.data_quality_issues``: one OPEN issue per failing check (a partial unique index allows only
+  one), refreshed on every evaluation that still finds it (``last_seen_at``, count, samples, severity);
+  RESOLVED (with ``resolved_at``) by the first evaluation where the check passes. Never deleted; a check
+  that fails again later opens a new issue.
+
+Only the checks of this evaluation are touched: running a subset never resolves the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import psycopg
+
+from retailmart_dagster.checks.evaluate import CheckOutcome, GateEntry
+
+LOCK_KEY = "retailmart:data_quality"
+
+INSERT_RESULT = """
+INSERT INTO analytics.data_quality_results
+       (run_id, evaluated_at, reference_date, check_name, dimension, severity, table_name, passed,
+        affected_count, total_rows, failing_rate, threshold, sample_keys, details)
+VALUES (%s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)
+"""
+
+OPEN_ISSUE = """
+INSERT INTO analytics.data_quality_issues AS d
+       (check_name, dimension, severity, table_name, affected_count, sample_keys, detected_at,
+        last_seen_at, status)
+VALUES (%s, %s, %s, %s, %s, %s::jsonb, now(), now(), 'open')
+ON CONFLICT (check_name) WHERE status = 'open' DO UPDATE
+   SET dimension = EXCLUDED.dimension,
+       severity = EXCLUDED.severity,
+       table_name = EXCLUDED.table_name,
+       affected_count = EXCLUDED.affected_count,
+       sample_keys = EXCLUDED.sample_keys,
+       last_seen_at = EXCLUDED.last_seen_at
+"""
+
+RESOLVE_ISSUES = """
+UPDATE analytics.data_quality_issues
+   SET status = 'resolved', resolved_at = now()
+ WHERE status = 'open' AND check_name = ANY(%s)
+"""
+
+LATEST_RESULTS = """
+SELECT DISTINCT ON (r.check_name)
+       r.check_name, r.dimension, r.severity, r.table_name, r.passed, r.affected_count, r.sample_keys
+  FROM analytics.data_quality_results AS r
+ WHERE r.check_name = ANY(%s)
+ ORDER BY r.check_name, r.evaluated_at DESC, r.result_id DESC
+"""
+
+
+def record_outcomes(
+    conn: psycopg.Connection, outcomes: Sequence[CheckOutcome], run_id: str | None
+) -> None:
+    """Write one evaluation (results, open and resolved issues) in one transaction."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
+        reference_row = conn.execute("SELECT analytics.fn_reference_date()").fetchone()
+        reference_date = reference_row[0] if reference_row else None
+        with conn.cursor() as cur:
+            cur.executemany(
+                INSERT_RESULT,
+                [
+                    (
+                        run_id,
+                        reference_date,
+                        o.check.name,
+                        o.check.dimension,
+                        o.severity,
+                        o.check.table_name,
+                        o.passed,
+                        o.affected_count,
+                        o.total_rows,
+                        o.rate,
+                        o.threshold,
+                        json.dumps(list(o.sample_keys)),
+                        json.dumps(dict(o.details), sort_keys=True),
+                    )
+                    for o in outcomes
+                ],
+            )
+            failing = [o for o in outcomes if not o.passed]
+            if failing:
+                cur.executemany(
+                    OPEN_ISSUE,
+                    [
+                        (
+                            o.check.name,
+                            o.check.dimension,
+                            o.severity,
+                            o.check.table_name,
+                            o.affected_count,
+                            json.dumps(list(o.sample_keys)),
+                        )
+                        for o in failing
+                    ],
+                )
+            cur.execute(RESOLVE_ISSUES, ([o.check.name for o in outcomes if o.passed],))
+
+
+def latest_results(conn: psycopg.Connection, check_names: Sequence[str]) -> list[GateEntry]:
+    """The latest recorded result of each named check (checks never evaluated are absent)."""
+    rows = conn.execute(LATEST_RESULTS, (list(check_names),)).fetchall()
+    return [
+        GateEntry(
+            check_name=r[0],
+            dimension=r[1],
+            severity=r[2],
+            table_name=r[3],
+            passed=bool(r[4]),
+            affected_count=int(r[5]),
+            sample_keys=tuple(r[6] or ()),
+        )
+        for r in rows
+    ]
