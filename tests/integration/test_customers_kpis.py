@@ -15,10 +15,8 @@ every analytics object is built), provided by ``tests/conftest.py``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,18 +24,28 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pglast
 import psycopg
 import pytest
 
 from retailmart_dagster.assets.sql_parse import parse_sql_file
+from tests.kpi_support import (
+    ISO_DATE,
+    SQL_DIR,
+    analytics_config,
+    assert_header_fields,
+    check_export_rows,
+    check_sql_file,
+    export,
+    query_df,
+    read_once,
+    safe_div,
+    same_value,
+    snake,
+    view,
+)
+from tests.kpi_support import MONEY_TOL as TOL
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
-SQL_DIR = REPO / "retailmart_dagster" / "sql"
-CONFIG_FILE = REPO / "retailmart_dagster" / "config" / "analytics.toml"
-TOL = 0.01
 
 CUSTOMER_OBJECTS = [
     "mv_customer_lifetime_value",
@@ -85,34 +93,6 @@ SEGMENT_ACTION_WORDS = {
 # --------------------------------------------------------------------------------------------------
 
 
-def query_df(conn: psycopg.Connection, sql: str, params: Any = None) -> pd.DataFrame:
-    """Run a query and return a DataFrame (Decimal -> float, date -> Timestamp)."""
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        cols = [d.name for d in cur.description]
-        df = pd.DataFrame.from_records(cur.fetchall(), columns=cols)
-    for c in df.columns:
-        sample = df[c].dropna()
-        if sample.empty:
-            continue
-        first = sample.iloc[0]
-        if isinstance(first, dt.date) and not isinstance(first, dt.datetime):
-            df[c] = pd.to_datetime(df[c])
-        elif type(first).__name__ == "Decimal":
-            df[c] = pd.to_numeric(df[c].astype(object), errors="raise").astype(float)
-    return df
-
-
-def view(conn: psycopg.Connection, name: str) -> pd.DataFrame:
-    return query_df(conn, f"SELECT * FROM analytics.{name}")
-
-
-def export(conn: psycopg.Connection, fn: str) -> dict[str, Any]:
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT analytics.{fn}()::text")
-        return json.loads(cur.fetchone()[0])
-
-
 @dataclass
 class Source:
     """Raw source tables and the derived basics, computed with pandas only."""
@@ -135,10 +115,7 @@ _SOURCE_CACHE: dict[str, Source] = {}
 
 @pytest.fixture
 def src(kpi_conn: psycopg.Connection) -> Source:
-    key = f"{kpi_conn.info.host}:{kpi_conn.info.port}/{kpi_conn.info.dbname}"
-    if key not in _SOURCE_CACHE:
-        _SOURCE_CACHE[key] = read_source(kpi_conn)
-    return _SOURCE_CACHE[key]
+    return read_once(_SOURCE_CACHE, kpi_conn, read_source)
 
 
 def read_source(conn: psycopg.Connection) -> Source:
@@ -170,11 +147,6 @@ def read_source(conn: psycopg.Connection) -> Source:
 # --------------------------------------------------------------------------------------------------
 # Comparison helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def safe_div(num: pd.Series, den: pd.Series) -> pd.Series:
-    den = den.astype(float)
-    return (num.astype(float) / den).where(den != 0)
 
 
 def assert_matches(
@@ -1133,28 +1105,6 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
 # Exports
 # --------------------------------------------------------------------------------------------------
 
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
-
-
-def snake(name: str) -> str:
-    return re.sub(r"([A-Z])", r"_\1", name).lower()
-
-
-def _same(value: Any, expected: Any) -> bool:
-    if expected is None or (isinstance(expected, float) and np.isnan(expected)):
-        return value is None
-    if expected is pd.NaT:
-        return value is None
-    if isinstance(expected, pd.Timestamp):
-        return value == expected.strftime("%Y-%m-%d")
-    if isinstance(expected, (bool, np.bool_)):
-        return value is bool(expected)
-    if isinstance(expected, (int, float, np.integer, np.floating)):
-        return isinstance(value, (int, float)) and abs(value - float(expected)) <= TOL
-    return value == expected
-
-
 # export -> list of (JSON list, view, key columns)
 EXPORT_VIEWS: dict[str, list[tuple[str, str, list[str]]]] = {
     "fn_export_customers_lifetime_value": [
@@ -1179,20 +1129,6 @@ EXPORT_VIEWS: dict[str, list[tuple[str, str, list[str]]]] = {
 }
 
 
-def _check_rows(fn: str, rows: list[dict[str, Any]]) -> None:
-    keys = None
-    for row in rows:
-        assert all(CAMEL.match(k) for k in row), f"{fn}: field names not camelCase: {list(row)}"
-        keys = keys or set(row)
-        assert set(row) == keys, f"{fn}: rows have different fields"
-        for k, v in row.items():
-            assert not isinstance(v, str) or not re.match(r"^-?\d+(\.\d+)?$", v), (
-                f"{fn}.{k}: number serialized as a string"
-            )
-            if isinstance(v, float):
-                assert round(v, 2) == v, f"{fn}.{k}: {v} not rounded to 2 decimals"
-
-
 @pytest.mark.parametrize("fn", EXPORTS)
 def test_export_shape(kpi_conn, src, fn):
     out = export(kpi_conn, fn)
@@ -1202,7 +1138,7 @@ def test_export_shape(kpi_conn, src, fn):
     assert ISO_DATE.match(out["period"]["from"]) and out["period"]["from"] <= out["period"]["to"]
     assert isinstance(out["rows"], list) and out["rows"], f"{fn}: no rows"
     for list_key, _, _ in EXPORT_VIEWS[fn]:
-        _check_rows(fn, out[list_key])
+        check_export_rows(fn, out[list_key])
     assert export(kpi_conn, fn) == out, "not deterministic"
 
 
@@ -1232,7 +1168,7 @@ def test_export_rows_match_view(kpi_conn, fn):
                 if col in key_cols:
                     continue
                 assert col in vrow.index, f"{fn}: field {field} has no column {col} in {view_name}"
-                assert _same(value, vrow[col]), (
+                assert same_value(value, vrow[col]), (
                     f"{fn}.{field}={value!r}, {view_name}.{col}={vrow[col]!r}"
                 )
 
@@ -1348,28 +1284,8 @@ def test_every_customers_file_is_tested():
 
 @pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: p.stem)
 def test_sql_file_conventions(path: Path):
-    text = path.read_text(encoding="utf-8")
-    pglast.parse_sql(text)
-    header = []
-    for line in text.splitlines():
-        if not line.startswith("--"):
-            break
-        header.append(line)
-    assert header and header[0].startswith(f"-- analytics.{path.stem}"), (
-        "header must name the object"
-    )
-    assert any(line.startswith("-- KPI ") for line in header), "header lists no KPI"
-    stem = path.stem
-    if stem.startswith("vw_"):
-        assert f"CREATE VIEW analytics.{stem} AS" in text
-    elif stem.startswith("mv_"):
-        assert f"CREATE MATERIALIZED VIEW analytics.{stem} AS" in text
-        assert f"CREATE UNIQUE INDEX ux_{stem} ON analytics.{stem}" in text
-    else:
-        assert f"CREATE OR REPLACE FUNCTION analytics.{stem}()" in text
-        assert "LANGUAGE sql" in text and "STABLE" in text
-    for field in ("Question", "Owner", "Refresh"):
-        assert any(line.startswith(f"-- {field}: ") for line in header), f"no {field} line"
+    text, header = check_sql_file(path)
+    assert_header_fields(header)
     # Every "-- KPI" line is parsed as a KPI (one KPI per line), none leaks into the description.
     parsed = parse_sql_file(path)
     kpi_lines = [line for line in header if line.startswith("-- KPI ")]
@@ -1383,7 +1299,7 @@ def test_sql_file_conventions(path: Path):
 
 
 def test_customers_config_keys_defined_and_read():
-    config = tomllib.loads(CONFIG_FILE.read_text(encoding="utf-8"))
+    config = analytics_config()
     defined = {f"customers.{k}" for k in config["customers"]}
     for name, spec in config["customers"].items():
         assert spec.get("description"), f"customers.{name} has no description"

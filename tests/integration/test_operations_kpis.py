@@ -14,25 +14,38 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pglast
 import psycopg
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.kpi_support import (
+    ISO_DATE,
+    SQL_DIR,
+    assert_export_envelope,
+    check_sql_file_with_params,
+    check_values,
+    config_keys_read,
+    config_section_keys,
+    export,
+    pct,
+    query_df,
+    read_once,
+    rolled_back,
+    sales_orders,
+    same_value,
+    set_config,
+    snake,
+    view,
+)
+from tests.kpi_support import MONEY_TOL as TOL
+from tests.kpi_support import assert_close as assert_matches
 
-REPO = Path(__file__).resolve().parents[2]
-SQL_DIR = REPO / "retailmart_dagster" / "sql"
-CONFIG_FILE = REPO / "retailmart_dagster" / "config" / "analytics.toml"
-TOL = 0.01
+pytestmark = pytest.mark.integration
 
 OPERATIONS_OBJECTS = [
     "vw_shipment_facts",
@@ -56,28 +69,6 @@ EXPORTS = [
 # --------------------------------------------------------------------------------------------------
 # Reading data
 # --------------------------------------------------------------------------------------------------
-
-
-def query_df(conn: psycopg.Connection, sql: str, params: Any = None) -> pd.DataFrame:
-    """Run a query and return a DataFrame (Decimal -> float, date -> Timestamp)."""
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        cols = [d.name for d in cur.description]
-        df = pd.DataFrame.from_records(cur.fetchall(), columns=cols)
-    for c in df.columns:
-        sample = df[c].dropna()
-        if sample.empty:
-            continue
-        first = sample.iloc[0]
-        if isinstance(first, dt.date) and not isinstance(first, dt.datetime):
-            df[c] = pd.to_datetime(df[c])
-        elif type(first).__name__ == "Decimal":
-            df[c] = pd.to_numeric(df[c].astype(object), errors="raise").astype(float)
-    return df
-
-
-def view(conn: psycopg.Connection, name: str) -> pd.DataFrame:
-    return query_df(conn, f"SELECT * FROM analytics.{name}")
 
 
 @dataclass
@@ -135,73 +126,12 @@ _CACHE: dict[str, Source] = {}
 
 @pytest.fixture
 def src(kpi_conn: psycopg.Connection) -> Source:
-    key = f"{kpi_conn.info.host}:{kpi_conn.info.port}/{kpi_conn.info.dbname}"
-    if key not in _CACHE:
-        _CACHE[key] = read_source(kpi_conn)
-    return _CACHE[key]
-
-
-@contextmanager
-def rolled_back(conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:
-    """A transaction that is always rolled back (source rows and config changes stay private)."""
-    with conn.transaction(force_rollback=True):
-        with conn.cursor() as cur:
-            yield cur
-
-
-def set_config(cur: psycopg.Cursor, key: str, value: Any) -> None:
-    cur.execute(
-        "UPDATE analytics.config SET value = %s::jsonb WHERE key = %s", (json.dumps(value), key)
-    )
-    assert cur.rowcount == 1, key
+    return read_once(_CACHE, kpi_conn, read_source)
 
 
 # --------------------------------------------------------------------------------------------------
 # Comparison helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def assert_matches(
-    actual: pd.DataFrame,
-    expected: pd.DataFrame,
-    key: list[str],
-    exact: list[str] = (),
-    close: list[str] = (),
-    other: list[str] = (),
-    label: str = "",
-) -> None:
-    """Same keys; `exact` equal as integers; `close` within 0.01 (NULL == NULL); `other` equal."""
-    a = actual.set_index(key).sort_index()
-    e = expected.set_index(key).sort_index()
-    missing = e.index.difference(a.index)
-    extra = a.index.difference(e.index)
-    assert missing.empty and extra.empty, (
-        f"{label}: keys differ; missing {list(missing)[:5]}, unexpected {list(extra)[:5]}"
-    )
-    a = a.reindex(e.index)
-    for c in exact:
-        av = a[c].astype("int64")
-        ev = e[c].fillna(0).astype("int64")
-        bad = av != ev
-        assert not bad.any(), (
-            f"{label}.{c}: {av[bad].head().to_dict()} != {ev[bad].head().to_dict()}"
-        )
-    for c in close:
-        av = pd.to_numeric(a[c], errors="coerce").astype(float)
-        ev = pd.to_numeric(e[c], errors="coerce").astype(float)
-        ok = (av.isna() & ev.isna()) | ((av - ev).abs() <= TOL + 1e-9).fillna(False)
-        assert ok.all(), (
-            f"{label}.{c}: view {av[~ok].head().to_dict()} != expected {ev[~ok].head().to_dict()}"
-        )
-    for c in other:
-        av, ev = a[c], e[c]
-        ok = (av.isna() & ev.isna()) | (av == ev)
-        assert ok.all(), f"{label}.{c}: {av[~ok].head().to_dict()} != {ev[~ok].head().to_dict()}"
-
-
-def pct(num: pd.Series, den: pd.Series) -> pd.Series:
-    den = den.astype(float)
-    return (num.astype(float) / den * 100).where(den != 0)
 
 
 def month_start(s: pd.Series) -> pd.Series:
@@ -211,12 +141,6 @@ def month_start(s: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------------------------------
 # Expected results, pandas only
 # --------------------------------------------------------------------------------------------------
-
-
-def sales_orders(s: Source) -> pd.DataFrame:
-    o = s.orders
-    excluded = set(s.cfg("sales.excluded_order_statuses"))
-    return o[(o["order_date"] <= s.ref_date) & ~o["order_status"].isin(excluded)]
 
 
 def expected_shipment_facts(s: Source, sla: int | None = None) -> pd.DataFrame:
@@ -897,61 +821,14 @@ def test_orders_after_reference_date_are_ignored(kpi_conn, src):
 # --------------------------------------------------------------------------------------------------
 
 
-def export(conn: psycopg.Connection, fn: str) -> dict[str, Any]:
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT analytics.{fn}()::text")
-        return json.loads(cur.fetchone()[0])
-
-
-CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def check_values(fn: str, obj: Any) -> None:
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            assert CAMEL.match(k), f"{fn}: key {k!r} is not camelCase"
-            check_values(fn, v)
-    elif isinstance(obj, list):
-        for v in obj:
-            check_values(fn, v)
-    elif isinstance(obj, float):
-        assert round(obj, 2) == obj, f"{fn}: {obj} not rounded to 2 decimals"
-    elif isinstance(obj, str):
-        assert not re.match(r"^-?\d+(\.\d+)?$", obj), f"{fn}: number serialized as string {obj!r}"
-
-
 @pytest.mark.parametrize("fn", EXPORTS)
 def test_export_shape(kpi_conn, src, fn):
     out = export(kpi_conn, fn)
-    assert {"referenceDate", "period", "rows"} <= set(out)
-    assert out["referenceDate"] == src.ref_date.strftime("%Y-%m-%d")
-    assert set(out["period"]) == {"from", "to"}
-    assert out["period"]["to"] == out["referenceDate"]
-    assert ISO_DATE.match(out["period"]["from"]) and out["period"]["from"] <= out["period"]["to"]
-    assert isinstance(out["rows"], list) and out["rows"], f"{fn}: no rows"
+    assert_export_envelope(fn, out, src.ref_date)
     keys = set(out["rows"][0])
     assert all(set(r) == keys for r in out["rows"]), f"{fn}: rows have different fields"
     check_values(fn, out)
     assert export(kpi_conn, fn) == out  # deterministic
-
-
-def snake(name: str) -> str:
-    return re.sub(r"([A-Z])", r"_\1", name).lower()
-
-
-def same(value: Any, expected: Any) -> bool:
-    if expected is None or (isinstance(expected, float) and np.isnan(expected)):
-        return value is None
-    if expected is pd.NaT:
-        return value is None
-    if isinstance(expected, pd.Timestamp):
-        return value == expected.strftime("%Y-%m-%d")
-    if isinstance(expected, (bool, np.bool_)):
-        return value is bool(expected)
-    if isinstance(expected, (int, float, np.integer, np.floating)):
-        return isinstance(value, (int, float)) and abs(value - float(expected)) <= TOL
-    return value == expected
 
 
 def assert_rows_match_view(
@@ -969,7 +846,9 @@ def assert_rows_match_view(
             if col in key or field in ("rank", "categoryRank", "reasonRank"):
                 continue
             assert col in vrow.index, f"{fn}: field {field} has no column {col}"
-            assert same(value, vrow[col]), f"{fn}: {field}={value!r}, view {col}={vrow[col]!r}"
+            assert same_value(value, vrow[col]), (
+                f"{fn}: {field}={value!r}, view {col}={vrow[col]!r}"
+            )
 
 
 def test_export_delivery_performance(kpi_conn, src):
@@ -1088,48 +967,12 @@ SQL_FILES = [SQL_DIR / "operations" / f"{o}.sql" for o in OPERATIONS_OBJECTS] + 
 
 @pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: p.stem)
 def test_sql_file_conventions(path: Path):
-    text = path.read_text(encoding="utf-8")
-    pglast.parse_sql(text)
-    header = []
-    for line in text.splitlines():
-        if not line.startswith("--"):
-            break
-        header.append(line)
-    stem = path.stem
-    assert header and header[0].startswith(f"-- analytics.{stem}"), "header must name the object"
-    for field in ("Question", "Owner", "Refresh"):
-        assert any(line.startswith(f"-- {field}: ") for line in header), f"no {field} line"
-    assert any(line.startswith("-- KPI ") for line in header), "header lists no KPI"
-    assert "current_date" not in text.lower() and "now()" not in text.lower()
-    if stem.startswith("vw_"):
-        assert f"CREATE VIEW analytics.{stem} AS" in text
-    elif stem.startswith("mv_"):
-        assert f"CREATE MATERIALIZED VIEW analytics.{stem} AS" in text
-        assert f"CREATE UNIQUE INDEX ux_{stem} ON analytics.{stem}" in text
-    else:
-        assert f"CREATE OR REPLACE FUNCTION analytics.{stem}()" in text
-        assert "LANGUAGE sql" in text and "STABLE" in text
-    assert "params AS MATERIALIZED" in text
-
-
-def _section_keys(section: str) -> set[str]:
-    import tomllib
-
-    data = tomllib.loads(CONFIG_FILE.read_text(encoding="utf-8"))
-    return {f"{section}.{k}" for k in data.get(section, {})}
-
-
-def _keys_read(prefix: str) -> set[str]:
-    pattern = re.compile(r"analytics\.fn_config_\w+\('(" + re.escape(prefix) + r"\.[a-z0-9_]+)'\)")
-    found: set[str] = set()
-    for path in SQL_DIR.glob("*/*.sql"):
-        found |= set(pattern.findall(path.read_text(encoding="utf-8")))
-    return found
+    check_sql_file_with_params(path)
 
 
 def test_operations_config_keys_defined_and_read():
-    defined = _section_keys("operations")
-    read = _keys_read("operations")
+    defined = config_section_keys("operations")
+    read = config_keys_read("operations")
     assert defined, "no [operations] keys"
     assert defined - read == set(), f"defined but never read: {sorted(defined - read)}"
     assert read - defined == set(), f"read but never defined: {sorted(read - defined)}"

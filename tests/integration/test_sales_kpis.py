@@ -12,22 +12,32 @@ every analytics object is built), provided by ``tests/conftest.py``.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pglast
 import psycopg
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.kpi_support import (
+    ISO_DATE,
+    MONEY_TOL,
+    SQL_DIR,
+    assert_matches,
+    check_export_rows,
+    check_sql_file,
+    export,
+    query_df,
+    read_once,
+    safe_div,
+    same_value,
+    snake,
+    view,
+)
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "retailmart_dagster" / "sql"
-MONEY_TOL = 0.01
+pytestmark = pytest.mark.integration
 
 SALES_OBJECTS = [
     "vw_daily_sales_summary",
@@ -60,28 +70,6 @@ EXPORTS = [
 # --------------------------------------------------------------------------------------------------
 
 
-def query_df(conn: psycopg.Connection, sql: str, params: Any = None) -> pd.DataFrame:
-    """Run a query and return a DataFrame (Decimal -> float, date -> Timestamp)."""
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        cols = [d.name for d in cur.description]
-        df = pd.DataFrame.from_records(cur.fetchall(), columns=cols)
-    for c in df.columns:
-        sample = df[c].dropna()
-        if sample.empty:
-            continue
-        first = sample.iloc[0]
-        if isinstance(first, dt.date) and not isinstance(first, dt.datetime):
-            df[c] = pd.to_datetime(df[c])
-        elif type(first).__name__ == "Decimal":
-            df[c] = pd.to_numeric(df[c].astype(object), errors="raise").astype(float)
-    return df
-
-
-def view(conn: psycopg.Connection, name: str) -> pd.DataFrame:
-    return query_df(conn, f"SELECT * FROM analytics.{name}")
-
-
 @dataclass
 class Source:
     """Raw source tables and the derived basics, computed with pandas only."""
@@ -105,10 +93,7 @@ _SOURCE_CACHE: dict[str, Source] = {}
 @pytest.fixture
 def src(kpi_conn: psycopg.Connection) -> Source:
     """The source read once per database (kpi_conn may be function-scoped; the data is not)."""
-    key = f"{kpi_conn.info.host}:{kpi_conn.info.port}/{kpi_conn.info.dbname}"
-    if key not in _SOURCE_CACHE:
-        _SOURCE_CACHE[key] = read_source(kpi_conn)
-    return _SOURCE_CACHE[key]
+    return read_once(_SOURCE_CACHE, kpi_conn, read_source)
 
 
 def read_source(kpi_conn: psycopg.Connection) -> Source:
@@ -152,53 +137,6 @@ def growth_pct(cur: pd.Series, prev: pd.Series) -> pd.Series:
     prev = prev.astype(float)
     out = (cur.astype(float) - prev) / prev * 100
     return out.where(prev.notna() & (prev != 0))
-
-
-def safe_div(num: pd.Series, den: pd.Series) -> pd.Series:
-    den = den.astype(float)
-    return (num.astype(float) / den).where(den != 0)
-
-
-def assert_matches(
-    actual: pd.DataFrame,
-    expected: pd.DataFrame,
-    key: list[str],
-    exact: list[str] = (),
-    money: list[str] = (),
-    other: list[str] = (),
-    label: str = "",
-) -> None:
-    """Same keys; `exact` columns equal; `money` columns within 0.01 (NULL == NULL); `other` equal."""
-    a = actual.set_index(key).sort_index()
-    e = expected.set_index(key).sort_index()
-    missing = e.index.difference(a.index)
-    extra = a.index.difference(e.index)
-    assert missing.empty and extra.empty, (
-        f"{label}: keys differ; missing in view {list(missing)[:5]}, unexpected {list(extra)[:5]}"
-    )
-    a = a.reindex(e.index)
-    a.index = e.index
-    for c in exact:
-        av = a[c].astype("int64")
-        ev = e[c].fillna(0).astype("int64")
-        bad = av != ev
-        assert not bad.any(), (
-            f"{label}.{c}: view {av[bad].head().to_dict()} != {ev[bad].head().to_dict()}"
-        )
-    for c in money:
-        av = a[c].astype(float)
-        ev = e[c].astype(float)
-        both_null = av.isna() & ev.isna()
-        close = (av - ev).abs() <= MONEY_TOL + 1e-9
-        bad = ~(both_null | close.fillna(False))
-        assert not bad.any(), (
-            f"{label}.{c}: view {av[bad].head().to_dict()} != expected {ev[bad].head().to_dict()}"
-        )
-    for c in other:
-        bad = a[c] != e[c]
-        assert not bad.any(), (
-            f"{label}.{c}: view {a[c][bad].head().to_dict()} != {e[c][bad].head().to_dict()}"
-        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -703,21 +641,6 @@ def test_excluded_statuses_do_not_count(kpi_conn, src):
 # --------------------------------------------------------------------------------------------------
 
 
-def export(conn: psycopg.Connection, fn: str) -> dict[str, Any]:
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT analytics.{fn}()::text")
-        text = cur.fetchone()[0]
-    return json.loads(text)  # valid JSON text
-
-
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
-
-
-def snake(name: str) -> str:
-    return re.sub(r"([A-Z])", r"_\1", name).lower()
-
-
 # export -> (view, view key column, export key field, field -> view column overrides)
 EXPORT_VIEWS: dict[str, tuple[str, str, str, dict[str, str]]] = {
     "fn_export_sales_daily_summary": ("vw_daily_sales_summary", "sales_date", "date", {}),
@@ -742,18 +665,6 @@ EXPORT_VIEWS: dict[str, tuple[str, str, str, dict[str, str]]] = {
 }
 
 
-def _same(value: Any, expected: Any) -> bool:
-    if expected is None or (isinstance(expected, float) and np.isnan(expected)):
-        return value is None
-    if isinstance(expected, pd.Timestamp):
-        return value == expected.strftime("%Y-%m-%d")
-    if isinstance(expected, (bool, np.bool_)):
-        return value is bool(expected)
-    if isinstance(expected, (int, float, np.integer, np.floating)):
-        return isinstance(value, (int, float)) and abs(value - float(expected)) <= MONEY_TOL
-    return value == expected
-
-
 @pytest.mark.parametrize("fn", EXPORTS)
 def test_export_shape(kpi_conn, src, fn):
     out = export(kpi_conn, fn)
@@ -766,17 +677,7 @@ def test_export_shape(kpi_conn, src, fn):
             ISO_DATE.match(out["period"]["from"]) and out["period"]["from"] <= out["period"]["to"]
         )
     assert isinstance(out["rows"], list)
-    keys = None
-    for row in out["rows"]:
-        assert all(CAMEL.match(k) for k in row), f"{fn}: field names not camelCase: {list(row)}"
-        keys = keys or set(row)
-        assert set(row) == keys, f"{fn}: rows have different fields"
-        for k, v in row.items():
-            assert not isinstance(v, str) or not re.match(r"^-?\d+(\.\d+)?$", v), (
-                f"{fn}.{k}: number serialized as a string"
-            )
-            if isinstance(v, float):
-                assert round(v, 2) == v, f"{fn}.{k}: {v} not rounded to 2 decimals"
+    check_export_rows(fn, out["rows"])
     # Deterministic: the same call gives the same text.
     assert export(kpi_conn, fn) == out
 
@@ -804,7 +705,9 @@ def test_export_rows_match_view(kpi_conn, src, fn):
             if col in (key_col, "reason") or field == "rank":
                 continue
             assert col in vrow.index, f"{fn}: field {field} has no column {col} in {view_name}"
-            assert _same(value, vrow[col]), f"{fn}: {field}={value!r}, view {col}={vrow[col]!r}"
+            assert same_value(value, vrow[col], nat_is_null=False), (
+                f"{fn}: {field}={value!r}, view {col}={vrow[col]!r}"
+            )
 
 
 def test_export_order_and_bounds(kpi_conn, src):
@@ -883,24 +786,4 @@ SQL_FILES = [SQL_DIR / "sales" / f"{o}.sql" for o in SALES_OBJECTS] + [
 
 @pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: p.stem)
 def test_sql_file_conventions(path: Path):
-    text = path.read_text(encoding="utf-8")
-    pglast.parse_sql(text)
-    header = []
-    for line in text.splitlines():
-        if not line.startswith("--"):
-            break
-        header.append(line)
-    assert header and header[0].startswith(f"-- analytics.{path.stem}"), (
-        "header must name the object"
-    )
-    assert any(line.startswith("-- KPI ") for line in header), "header lists no KPI"
-    stem = path.stem
-    if stem.startswith("vw_"):
-        assert f"CREATE VIEW analytics.{stem} AS" in text
-    elif stem.startswith("mv_"):
-        assert f"CREATE MATERIALIZED VIEW analytics.{stem} AS" in text
-        assert f"CREATE UNIQUE INDEX ux_{stem} ON analytics.{stem}" in text
-        assert "WITH NO DATA" not in text.upper()
-    else:
-        assert f"CREATE OR REPLACE FUNCTION analytics.{stem}()" in text
-        assert "LANGUAGE sql" in text and "STABLE" in text
+    check_sql_file(path, populated_mv=True)

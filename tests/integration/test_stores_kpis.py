@@ -16,21 +16,36 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pglast
 import psycopg
 import pytest
 
+from tests.kpi_support import (
+    MONEY_TOL,
+    SQL_DIR,
+    assert_export_envelope,
+    assert_matches,
+    check_row_values,
+    check_sql_file,
+    check_uniform_rows,
+    export,
+    query_df,
+    rank_by,
+    read_config,
+    read_once,
+    safe_div,
+    same_value,
+    snake,
+    view,
+)
+
 pytestmark = pytest.mark.integration
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "retailmart_dagster" / "sql"
-MONEY_TOL = 0.01
 DAYS_PER_MONTH = 365.25 / 12
 HEALTH_ORDER = ["Critical", "Needs Attention", "Healthy", "No Inventory"]
 TIERS = ["Top Performer", "Above Average", "Below Average", "Underperformer"]
@@ -52,34 +67,6 @@ EXPORTS = [
 # --------------------------------------------------------------------------------------------------
 # Reading data
 # --------------------------------------------------------------------------------------------------
-
-
-def query_df(conn: psycopg.Connection, sql: str, params: Any = None) -> pd.DataFrame:
-    """Run a query and return a DataFrame (Decimal -> float, date -> Timestamp)."""
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        cols = [d.name for d in cur.description]
-        df = pd.DataFrame.from_records(cur.fetchall(), columns=cols)
-    for c in df.columns:
-        sample = df[c].dropna()
-        if sample.empty:
-            continue
-        first = sample.iloc[0]
-        if isinstance(first, dt.date) and not isinstance(first, dt.datetime):
-            df[c] = pd.to_datetime(df[c])
-        elif type(first).__name__ == "Decimal":
-            df[c] = pd.to_numeric(df[c].astype(object), errors="raise").astype(float)
-    return df
-
-
-def view(conn: psycopg.Connection, name: str) -> pd.DataFrame:
-    return query_df(conn, f"SELECT * FROM analytics.{name}")
-
-
-def read_config(conn: psycopg.Connection) -> dict[str, Any]:
-    with conn.cursor() as cur:
-        cur.execute("SELECT key, value FROM analytics.config")
-        return {k: v for k, v in cur.fetchall()}
 
 
 @dataclass
@@ -159,67 +146,12 @@ def read_source(conn: psycopg.Connection) -> Source:
 
 @pytest.fixture
 def src(kpi_conn: psycopg.Connection) -> Source:
-    key = f"{kpi_conn.info.host}:{kpi_conn.info.port}/{kpi_conn.info.dbname}"
-    if key not in _SOURCE_CACHE:
-        _SOURCE_CACHE[key] = read_source(kpi_conn)
-    return _SOURCE_CACHE[key]
+    return read_once(_SOURCE_CACHE, kpi_conn, read_source)
 
 
 # --------------------------------------------------------------------------------------------------
 # Comparison helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def safe_div(num: pd.Series, den: pd.Series) -> pd.Series:
-    den = den.astype(float)
-    return (num.astype(float) / den).where(den != 0)
-
-
-def assert_matches(
-    actual: pd.DataFrame,
-    expected: pd.DataFrame,
-    key: list[str],
-    exact: list[str] = (),
-    money: list[str] = (),
-    other: list[str] = (),
-    label: str = "",
-) -> None:
-    """Same keys; `exact` columns equal; `money` columns within 0.01 (NULL == NULL); `other` equal."""
-    a = actual.set_index(key).sort_index()
-    e = expected.set_index(key).sort_index()
-    missing = e.index.difference(a.index)
-    extra = a.index.difference(e.index)
-    assert missing.empty and extra.empty, (
-        f"{label}: keys differ; missing in view {list(missing)[:5]}, unexpected {list(extra)[:5]}"
-    )
-    a = a.reindex(e.index)
-    for c in exact:
-        av = a[c].astype("int64")
-        ev = e[c].fillna(0).astype("int64")
-        bad = av != ev
-        assert not bad.any(), (
-            f"{label}.{c}: view {av[bad].head().to_dict()} != {ev[bad].head().to_dict()}"
-        )
-    for c in money:
-        av = a[c].astype(float)
-        ev = e[c].astype(float)
-        both_null = av.isna() & ev.isna()
-        close = (av - ev).abs() <= MONEY_TOL + 1e-9
-        bad = ~(both_null | close.fillna(False))
-        assert not bad.any(), (
-            f"{label}.{c}: view {av[bad].head().to_dict()} != expected {ev[bad].head().to_dict()}"
-        )
-    for c in other:
-        bad = a[c] != e[c]
-        assert not bad.any(), (
-            f"{label}.{c}: view {a[c][bad].head().to_dict()} != {e[c][bad].head().to_dict()}"
-        )
-
-
-def rank_by(df: pd.DataFrame, by: list[str], ascending: list[bool]) -> pd.Series:
-    """1..n in the given order (the last column is the unique tie-breaker)."""
-    order = df.sort_values(by, ascending=ascending, kind="mergesort", na_position="last").index
-    return pd.Series(np.arange(1, len(df) + 1), index=order).reindex(df.index)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -715,58 +647,14 @@ def test_orphan_inventory_rows_are_excluded(kpi_conn, src):
 # --------------------------------------------------------------------------------------------------
 
 
-def export(conn: psycopg.Connection, fn: str) -> dict[str, Any]:
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT analytics.{fn}()::text")
-        text = cur.fetchone()[0]
-    return json.loads(text)
-
-
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
-
-
-def snake(name: str) -> str:
-    return re.sub(r"([A-Z])", r"_\1", name).lower()
-
-
-def _check_values(fn: str, row: dict[str, Any]) -> None:
-    assert all(CAMEL.match(k) for k in row), f"{fn}: field names not camelCase: {list(row)}"
-    for k, v in row.items():
-        assert not isinstance(v, str) or not re.match(r"^-?\d+(\.\d+)?$", v), (
-            f"{fn}.{k}: number serialized as a string"
-        )
-        if isinstance(v, float):
-            assert round(v, 2) == v, f"{fn}.{k}: {v} not rounded to 2 decimals"
-
-
 @pytest.mark.parametrize("fn", EXPORTS)
 def test_export_shape(kpi_conn, src, fn):
     out = export(kpi_conn, fn)
-    assert {"referenceDate", "period", "rows"} <= set(out)
-    assert out["referenceDate"] == src.ref_date.strftime("%Y-%m-%d")
-    assert set(out["period"]) == {"from", "to"}
-    assert out["period"]["to"] == out["referenceDate"]
-    assert ISO_DATE.match(out["period"]["from"]) and out["period"]["from"] <= out["period"]["to"]
-    assert isinstance(out["rows"], list) and out["rows"], f"{fn}: no rows"
-    keys = None
-    for row in out["rows"]:
-        keys = keys or set(row)
-        assert set(row) == keys, f"{fn}: rows have different fields"
-        _check_values(fn, row)
+    assert_export_envelope(fn, out, src.ref_date)
+    check_uniform_rows(fn, out["rows"])
     for extra in out.get("storesNeedingAttention", []):
-        _check_values(fn, extra)
+        check_row_values(fn, extra)
     assert export(kpi_conn, fn) == out  # deterministic
-
-
-def _same(value: Any, expected: Any) -> bool:
-    if expected is None or (isinstance(expected, float) and np.isnan(expected)):
-        return value is None
-    if isinstance(expected, (bool, np.bool_)):
-        return value is bool(expected)
-    if isinstance(expected, (int, float, np.integer, np.floating)):
-        return isinstance(value, (int, float)) and abs(value - float(expected)) <= MONEY_TOL
-    return value == expected
 
 
 def _rows_match(fn: str, rows: list[dict], v: pd.DataFrame, key: str, skip: set[str]) -> None:
@@ -777,7 +665,9 @@ def _rows_match(fn: str, rows: list[dict], v: pd.DataFrame, key: str, skip: set[
                 continue
             col = snake(field)
             assert col in vrow.index, f"{fn}: field {field} has no column {col}"
-            assert _same(value, vrow[col]), f"{fn}: {field}={value!r}, view {col}={vrow[col]!r}"
+            assert same_value(value, vrow[col], nat_is_null=False, timestamp_as_date=False), (
+                f"{fn}: {field}={value!r}, view {col}={vrow[col]!r}"
+            )
 
 
 def test_export_rankings(kpi_conn, src):
@@ -887,26 +777,8 @@ def test_every_stores_file_is_tested():
 
 @pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: p.stem)
 def test_sql_file_conventions(path: Path):
-    text = path.read_text(encoding="utf-8")
-    pglast.parse_sql(text)
-    header = []
-    for line in text.splitlines():
-        if not line.startswith("--"):
-            break
-        header.append(line)
-    assert header and header[0].startswith(f"-- analytics.{path.stem}"), (
-        "header must name the object"
-    )
-    assert any(line.startswith("-- KPI ") for line in header), "header lists no KPI"
+    text, header = check_sql_file(path)
     stem = path.stem
-    if stem.startswith("vw_"):
-        assert f"CREATE VIEW analytics.{stem} AS" in text
-    elif stem.startswith("mv_"):
-        assert f"CREATE MATERIALIZED VIEW analytics.{stem} AS" in text
-        assert f"CREATE UNIQUE INDEX ux_{stem} ON analytics.{stem}" in text
-    else:
-        assert f"CREATE OR REPLACE FUNCTION analytics.{stem}()" in text
-        assert "LANGUAGE sql" in text and "STABLE" in text
     if not stem.startswith("fn_export_"):
         for field in ("Question", "Owner", "Refresh"):
             assert any(line.startswith(f"-- {field}: ") for line in header), f"no {field}"
