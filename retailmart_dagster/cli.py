@@ -20,12 +20,21 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from retailmart_dagster.resources.embedded import EmbeddedPostgres, EmbeddedServerError
 
 
 class CliError(Exception):
     """An error to print as one line, without a traceback."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors (unknown option, bad value, missing argument) as ONE line on stderr, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        first = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {first} (see `{self.prog} --help`)\n")
 
 
 def _date(value: str) -> dt.date:
@@ -140,13 +149,37 @@ def run_full_refresh(dashboard_dir: Path | None = None) -> tuple[bool, list[str]
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
+    return result.success, failure_lines(result)
+
+
+def _root_cause_line(error) -> str:  # noqa: ANN001 - dagster SerializableErrorInfo
+    """One line for a step failure: the database being unreachable wins over Dagster's own wrapper
+    ("Exceeded max_retries of 2"), otherwise the deepest cause's first line."""
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause or error.context
+    for info in chain:
+        if info.cls_name == "DatabaseUnreachableError":
+            return info.message.strip().splitlines()[0]
+    for info in reversed(chain):
+        lines = (info.message or "").strip().splitlines()
+        if lines:
+            return lines[0]
+    return "failed"
+
+
+def failure_lines(result) -> list[str]:  # noqa: ANN001 - dagster ExecuteInProcessResult
+    """``<step>: <one line>`` for every failed step of a run."""
+    from retailmart_dagster.resources.postgres import mask_urls
+
     failures = []
     for event in result.all_events:
         if event.is_step_failure:
             error = event.event_specific_data.error
-            message = (error.message if error else "").strip().splitlines()
-            failures.append(f"{event.step_key}: {message[0] if message else 'failed'}")
-    return result.success, failures
+            line = _root_cause_line(error) if error else "failed"
+            failures.append(f"{event.step_key}: {mask_urls(line)}")
+    return failures
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -303,7 +336,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="retailmart", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="retailmart", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="the main job: database, sample data, full refresh, JSON")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,19 @@ _CONTEXT_RE = re.compile(r"COPY (\w+), line (\d+)(?:, column (\w+))?(?:: \"(.*)\
 _KEY_RE = re.compile(r"Key \((.+?)\)=\((.*)\)")
 _MISSING_DATA_RE = re.compile(r'missing data for column "(\w+)"')
 _TYPE_ERRORS = {"22P02", "22007", "22008", "22003", "22018"}
+SHOWN_CHARS = 60  # a value quoted in a message is cut to this many characters
+
+# A field may be far larger than csv's default limit (131,072 characters): the server decides what
+# is too long; the helpers that re-read a file to locate an error must not fail on it.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+def shown(value: str) -> str:
+    """``value`` for a one-line message: control characters as spaces, cut to SHOWN_CHARS."""
+    flat = " ".join(value.split()) if any(c in value for c in "\r\n\t") else value
+    if len(flat) <= SHOWN_CHARS:
+        return flat
+    return f"{flat[:SHOWN_CHARS]}... ({len(value):,} characters)"
 
 
 class LoadError(Exception):
@@ -46,7 +60,8 @@ class LoadError(Exception):
         self.file = str(file)
         self.line = line
         self.column = column
-        self.reason = " ".join(message.split())
+        reason = " ".join(message.split())
+        self.reason = reason if len(reason) <= 400 else reason[:400] + "..."
         where = self.file + (f":{line}" if line is not None else "")
         what = (f"column {column}: " if column else "") + self.reason
         super().__init__(f"{where}: {what}")
@@ -239,25 +254,28 @@ def explain(exc: psycopg.Error, path: Path, table: Table, header: list[str]) -> 
 
     if state in _TYPE_ERRORS and column:
         expected = table.column(column).type if column in table.column_names else "a valid value"
-        got = f', got "{value}"' if value is not None else f" ({primary})"
+        got = f', got "{shown(value)}"' if value is not None else f" ({primary})"
         return LoadError(path, f"expected {expected}{got}", line, column)
     if state == "23505":  # unique_violation
         cols, key = _key(diag.message_detail)
         return LoadError(
-            path, f"duplicate key ({key}): already earlier in the file or in the table", line, cols
+            path,
+            f"duplicate key ({shown(key)}): already earlier in the file or in the table",
+            line,
+            cols,
         )
     if state == "23503":  # foreign_key_violation
         cols, key = _key(diag.message_detail)
         parent = table.column(cols).references if cols in table.column_names else None
         found = line or _find_line(path, header, cols, key)
         target = parent or "the referenced table"
-        return LoadError(path, f"{key} does not exist in {target}", found, cols)
+        return LoadError(path, f"{shown(key)} does not exist in {target}", found, cols)
     if state == "23514":  # check_violation
         constraint = diag.constraint_name or ""
         col = next((c for c in table.column_names if f"_{c}_" in f"_{constraint}_"), column)
         got = _field_at(path, header, line, col) if value is None else value
-        shown = f'"{got}"' if got is not None else "value"
-        return LoadError(path, f"{shown} violates check constraint {constraint}", line, col)
+        quoted = f'"{shown(got)}"' if got is not None else "value"
+        return LoadError(path, f"{quoted} violates check constraint {constraint}", line, col)
     if state == "22P04":  # bad_copy_file_format
         missing = _MISSING_DATA_RE.search(primary)
         return LoadError(path, primary, line, missing.group(1) if missing else column)

@@ -9,7 +9,9 @@ that already exists with another type is an error that names the key.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +23,22 @@ CONFIG_PATH = Path(__file__).with_name("analytics.toml")
 CONFIG_ENV = "RETAILMART_CONFIG"
 
 
+# Section and setting names: lowercase identifiers. A key is ``section.name`` and SQL reads it by that
+# text, so a dot, a quote or a space inside a name would make keys ambiguous or odd to quote; values
+# are data (bound as parameters, stored as jsonb) and may hold any text.
+NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
 class ConfigError(ValueError):
     """The configuration file has a value that cannot be used."""
+
+
+def _check_name(path: Path, what: str, name: str) -> None:
+    if not NAME_RE.fullmatch(name):
+        raise ConfigError(
+            f"{path}: {what} {name!r} is not a valid name (expected lowercase letters, digits and "
+            "underscores, starting with a letter, at most 63 characters)"
+        )
 
 
 @dataclass(frozen=True)
@@ -45,10 +61,16 @@ def _value_type(key: str, value: Any) -> str:
     if isinstance(value, int):
         return "int"
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"config key {key!r}: value {value!r} is not a finite number")
         return "numeric"
     if isinstance(value, str):
+        if "\x00" in value:
+            raise ConfigError(f"config key {key!r}: text values cannot contain NUL characters")
         return "text"
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        if any("\x00" in v for v in value):
+            raise ConfigError(f"config key {key!r}: text values cannot contain NUL characters")
         return "text_array"
     raise ConfigError(
         f"config key {key!r}: value {value!r} is not an int, number, string, boolean or list of strings"
@@ -68,7 +90,9 @@ def read_config(path: Path | None = None) -> list[ConfigEntry]:
     for section, items in data.items():
         if not isinstance(items, dict):
             raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
+        _check_name(path, "section", section)
         for name, spec in items.items():
+            _check_name(path, f"setting of [{section}]", name)
             key = f"{section}.{name}"
             if not isinstance(spec, dict) or "value" not in spec:
                 raise ConfigError(

@@ -39,6 +39,17 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
+_URL_PASSWORD_RE = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@", re.I)
+_CONNINFO_PASSWORD_RE = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+
+
+def mask_urls(text: str) -> str:
+    """``text`` with the password of every URL (``scheme://user:secret@``) and every conninfo
+    ``password=...`` replaced by ***: for messages built from errors that may quote a URL."""
+    text = _URL_PASSWORD_RE.sub(r"\1:***@", text)
+    return _CONNINFO_PASSWORD_RE.sub(r"\1***", text)
+
+
 def resolve_database_url(database_url: str | None, home: str | None = None) -> str:
     """The URL to use: the given one, or the embedded server's (started if needed)."""
     if database_url:
@@ -65,6 +76,21 @@ def connect(url: str, *, retries: int = 3, autocommit: bool = False) -> psycopg.
     raise AssertionError("unreachable")
 
 
+# SQLSTATEs that mean the connection is gone (class 08) or the server is shutting down (57P0x).
+_CONNECTION_LOSS_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def is_connection_loss(exc: psycopg.Error, conn: psycopg.Connection | None = None) -> bool:
+    """Whether an error means the server cannot be reached (as opposed to a failed statement:
+    psycopg's OperationalError also covers QueryCanceled, e.g. a statement timeout)."""
+    if conn is not None and (conn.broken or conn.closed):
+        return True
+    state = exc.sqlstate
+    if state is None:
+        return isinstance(exc, psycopg.OperationalError)
+    return state.startswith(_CONNECTION_LOSS_STATES)
+
+
 class PostgresResource(ConfigurableResource):
     """Connections to the RetailMart database (source schemas and the analytics schema)."""
 
@@ -82,6 +108,10 @@ class PostgresResource(ConfigurableResource):
 
     _conn: psycopg.Connection | None = PrivateAttr(default=None)
     _url: str | None = PrivateAttr(default=None)
+    # Set when connecting failed after every attempt: while the server is known to be down, the
+    # next steps of the run try once (no backoff) so a run against a dead server fails fast; the
+    # first successful connection clears it. Dagster's RetryRequested still retries each step.
+    _down: bool = PrivateAttr(default=False)
 
     def url(self) -> str:
         if self._url is None:
@@ -92,7 +122,16 @@ class PostgresResource(ConfigurableResource):
         return mask_url(self.url())
 
     def _open(self) -> psycopg.Connection:
-        conn = connect(self.url())
+        try:
+            conn = connect(self.url(), retries=1 if self._down else 3)
+        except DatabaseUnreachableError:
+            self._down = True
+            if self.database_url is None:
+                # The embedded server: the next attempt resolves it again, which restarts it if it
+                # stopped (on its recorded port, or a new one if that port is taken).
+                self._url = None
+            raise
+        self._down = False
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT set_config('statement_timeout', %s, false),"
@@ -114,6 +153,10 @@ class PostgresResource(ConfigurableResource):
         try:
             yield conn
         except psycopg.OperationalError as exc:
+            if not is_connection_loss(exc, conn):
+                # e.g. QueryCanceled (statement timeout): the server is fine, the query is not;
+                # raised as is (retrying a runaway query would only run it again).
+                raise
             # The server went away mid-statement: drop the connection, say so clearly.
             with contextlib.suppress(Exception):
                 conn.close()
