@@ -20,6 +20,12 @@ from retailmart_dagster.resources.embedded import EmbeddedPostgres, default_home
 from retailmart_dagster.resources.postgres import DATABASE_URL_ENV, connect, mask_url
 
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
+# dagster.yaml entry → class of retailmart_dagster.storage (pooled dagster-postgres storages).
+STORAGE_CLASSES = {
+    "run_storage": "PooledPostgresRunStorage",
+    "event_log_storage": "PooledPostgresEventLogStorage",
+    "schedule_storage": "PooledPostgresScheduleStorage",
+}
 
 
 @dataclass(frozen=True)
@@ -56,12 +62,11 @@ def _storage_url_for(database_url: str) -> str:
 
 
 def dagster_yaml(storage_url: str) -> str:
-    """dagster.yaml storing runs, events and schedules in PostgreSQL (psycopg2 dialect, SQLAlchemy 2.1)."""
+    """dagster.yaml storing runs, events and schedules in PostgreSQL (psycopg2 dialect, SQLAlchemy 2.1)
+    through the pooled storage classes of ``retailmart_dagster.storage`` (dagster-postgres' own
+    classes open a new connection for every stored event)."""
     parts = urlsplit(storage_url)
-    return f"""# Written by retailmart_dagster: Dagster's runs, events and schedules in PostgreSQL.
-storage:
-  postgres:
-    postgres_db:
+    db = f"""    postgres_db:
       username: "{unquote(parts.username or "")}"
       password: "{unquote(parts.password or "")}"
       hostname: "{parts.hostname}"
@@ -69,7 +74,18 @@ storage:
       db_name: "{unquote(parts.path.lstrip("/"))}"
       # SQLAlchemy 2.1 needs the explicit driver; a bare postgresql:// fails every run on NOTIFY.
       scheme: "postgresql+psycopg2"
-run_coordinator:
+"""
+    blocks = "".join(
+        f"""{entry}:
+  module: retailmart_dagster.storage
+  class: {cls}
+  config:
+{db}"""
+        for entry, cls in STORAGE_CLASSES.items()
+    )
+    return f"""# Written by retailmart_dagster: Dagster's runs, events and schedules in PostgreSQL
+# (pooled connections: see retailmart_dagster/storage.py).
+{blocks}run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator
   config:
