@@ -219,6 +219,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"Dagster UI:      DAGSTER_HOME={env.dagster_home} .venv/bin/dagster dev -w workspace.yaml"
     )
     print("Dashboard:       .venv/bin/retailmart dashboard")
+    if env.embedded:
+        print("Database stop:   .venv/bin/retailmart db stop  (the server keeps running for reuse)")
     return 0 if ok else 1
 
 
