@@ -84,58 +84,34 @@ def _kwargs(inst_data: ConfigurableClassData | None, config_value: Mapping[str, 
     }
 
 
-class PooledPostgresRunStorage(PostgresRunStorage):
+class _Pooled:
+    """Mixin for the dagster-postgres storages: pooled connections instead of one per event."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _use_pool(self)
+
+    def dispose(self) -> None:
+        super().dispose()  # type: ignore[misc]
+        self._engine.dispose()  # close the idle pooled connections
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> Any:
+        return cls(**_kwargs(inst_data, config_value))
+
+
+class PooledPostgresRunStorage(_Pooled, PostgresRunStorage):
     """``PostgresRunStorage`` whose connections are pooled."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _use_pool(self)
 
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()  # close the idle pooled connections
-
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> PooledPostgresRunStorage:
-        return cls(**_kwargs(inst_data, config_value))
-
-
-class PooledPostgresEventLogStorage(PostgresEventLogStorage):
+class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
     """``PostgresEventLogStorage`` whose connections are pooled."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _use_pool(self)
 
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()  # close the idle pooled connections
-
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> PooledPostgresEventLogStorage:
-        return cls(**_kwargs(inst_data, config_value))
-
-
-class PooledPostgresScheduleStorage(PostgresScheduleStorage):
+class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):
     """``PostgresScheduleStorage`` whose connections are pooled."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _use_pool(self)
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()  # close the idle pooled connections
-
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> PooledPostgresScheduleStorage:
-        return cls(**_kwargs(inst_data, config_value))
 
 
 STORAGE_CLASSES = {
