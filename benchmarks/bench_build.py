@@ -158,7 +158,7 @@ telemetry:
 def make_instance(kind: str, server: EmbeddedPostgres, tag: str):  # noqa: ANN201
     from dagster import DagsterInstance
 
-    from retailmart_dagster.runtime import write_dagster_home
+    from retailmart_dagster.runtime import storage_password_env, write_dagster_home
 
     if kind == "ephemeral":
         return DagsterInstance.ephemeral()
@@ -166,6 +166,7 @@ def make_instance(kind: str, server: EmbeddedPostgres, tag: str):  # noqa: ANN20
     storage = _fresh_db(server.url("postgres"), f"bench_dagster_{tag}")
     if kind == "pooled":
         write_dagster_home(home, storage)
+        os.environ.update(storage_password_env(storage))
     else:
         (home / "dagster.yaml").write_text(_nullpool_yaml(storage))
     return DagsterInstance.from_config(str(home))

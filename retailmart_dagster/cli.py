@@ -5,6 +5,7 @@
   retailmart generate --scale S --seed N [--end-date D] [--defects]     write the sample data
   retailmart load DIR                                                   load DIR/<schema>/<table>.csv
   retailmart dashboard [--port P]                                       serve dashboard/ on 127.0.0.1
+  retailmart dev [DAGSTER DEV OPTIONS]                                  the Dagster UI and daemon
 
 Errors a user can cause are printed as one line on stderr with exit code 2 (usage) or 1 (failure).
 """
@@ -16,6 +17,7 @@ import datetime as dt
 import functools
 import http.server
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -215,9 +217,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(f"Full refresh done in {time.perf_counter() - started:.0f}s.")
     print(f"Dashboard JSON:  {data_dir}")
-    print(
-        f"Dagster UI:      DAGSTER_HOME={env.dagster_home} .venv/bin/dagster dev -w workspace.yaml"
-    )
+    print("Dagster UI:      .venv/bin/retailmart dev")
     print("Dashboard:       .venv/bin/retailmart dashboard")
     if env.embedded:
         print("Database stop:   .venv/bin/retailmart db stop  (the server keeps running for reuse)")
@@ -247,6 +247,34 @@ def cmd_docs(args: argparse.Namespace) -> int:
         for path in write_docs(conn):
             print(f"wrote {path}")
     return 0
+
+
+# -------------------------------------------------------------------------- dev
+DEV_MODULE = "retailmart_dagster.definitions"
+
+
+def dagster_dev_command(extra: Sequence[str]) -> list[str]:
+    """``dagster dev`` on the project's definitions, with the user's extra options."""
+    venv_dagster = Path(sys.executable).parent / "dagster"
+    dagster = str(venv_dagster) if venv_dagster.exists() else "dagster"
+    extra = list(extra)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    return [dagster, "dev", "-m", DEV_MODULE, *extra]
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """``dagster dev`` with the environment that ``retailmart run`` uses: the database (embedded or
+    RETAILMART_DATABASE_URL), DAGSTER_HOME on PostgreSQL, and the storage password that dagster.yaml
+    reads from RETAILMART_DAGSTER_PG_PASSWORD (so the instance config the UI shows holds no secret)."""
+    from retailmart_dagster.runtime import prepare_environment
+
+    env = prepare_environment()
+    command = dagster_dev_command(args.extra)
+    print(f"Database: {env.masked_url}; DAGSTER_HOME={env.dagster_home}", flush=True)
+    print("Running: " + " ".join(command[1:]), flush=True)
+    os.execvp(command[0], command)  # replaces this process (signals reach dagster dev directly)
+    return 0  # not reached
 
 
 # -------------------------------------------------------------------- dashboard
@@ -380,12 +408,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dash.add_argument("--quiet", action="store_true", help="do not log each request")
     dash.set_defaults(func=cmd_dashboard)
+
+    dev = sub.add_parser(
+        "dev",
+        help="the Dagster UI and daemon (`dagster dev -m retailmart_dagster.definitions`); "
+        "other options go to dagster dev, e.g. `retailmart dev -p 3001`",
+    )
+    dev.set_defaults(func=cmd_dev)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "dev":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     func: Callable[[argparse.Namespace], int] = args.func
     if getattr(args, "end_date", "missing") is None:
         args.end_date = dt.date.today()

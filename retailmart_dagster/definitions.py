@@ -70,7 +70,9 @@ def build_definitions(
     return Definitions(
         assets=[
             *with_freshness_policies(source_specs()),
-            *build_sql_assets(objects, extra_deps=with_alert_deps(quality.extra_deps)),
+            *build_sql_assets(
+                objects, extra_deps=with_alert_deps(quality.extra_deps), retire_removed=True
+            ),
             *build_export_assets(objects),
             *quality.assets,
             build_alert_sync_asset(objects),

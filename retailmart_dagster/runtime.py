@@ -20,6 +20,9 @@ from retailmart_dagster.resources.embedded import EmbeddedPostgres, default_home
 from retailmart_dagster.resources.postgres import DATABASE_URL_ENV, connect, mask_url
 
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
+# dagster.yaml reads the storage password from this variable (the Dagster UI shows the instance
+# config, so the file holds no secret); prepare_environment() exports it.
+STORAGE_PASSWORD_ENV = "RETAILMART_DAGSTER_PG_PASSWORD"
 # dagster.yaml entry → class of retailmart_dagster.storage (pooled dagster-postgres storages).
 STORAGE_CLASSES = {
     "run_storage": "PooledPostgresRunStorage",
@@ -66,9 +69,10 @@ def dagster_yaml(storage_url: str) -> str:
     through the pooled storage classes of ``retailmart_dagster.storage`` (dagster-postgres' own
     classes open a new connection for every stored event)."""
     parts = urlsplit(storage_url)
+    password = f"{{env: {STORAGE_PASSWORD_ENV}}}" if parts.password else '""'
     db = f"""    postgres_db:
       username: "{unquote(parts.username or "")}"
-      password: "{unquote(parts.password or "")}"
+      password: {password}
       hostname: "{parts.hostname}"
       port: {parts.port or 5432}
       db_name: "{unquote(parts.path.lstrip("/"))}"
@@ -95,7 +99,16 @@ telemetry:
 """
 
 
+def storage_password_env(storage_url: str) -> dict[str, str]:
+    """The environment that the dagster.yaml written for storage_url needs: {variable: password}
+    (empty when the URL has no password)."""
+    password = urlsplit(storage_url).password
+    return {STORAGE_PASSWORD_ENV: unquote(password)} if password else {}
+
+
 def write_dagster_home(home: Path, storage_url: str) -> Path:
+    """Write home/dagster.yaml for storage_url. The password is not in the file: the process that
+    uses the instance needs ``storage_password_env(storage_url)`` in its environment."""
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
     content = dagster_yaml(storage_url)
@@ -108,7 +121,8 @@ def write_dagster_home(home: Path, storage_url: str) -> Path:
 
 
 def prepare_environment(home: Path | None = None, set_env: bool = True) -> Environment:
-    """Resolve the database and Dagster's instance; export DAGSTER_HOME (and the URL) if asked."""
+    """Resolve the database and Dagster's instance; export DAGSTER_HOME and the storage password
+    (``RETAILMART_DAGSTER_PG_PASSWORD``, read by dagster.yaml) if asked."""
     home = home or default_home()
     user_url = os.environ.get(DATABASE_URL_ENV)
     if user_url:
@@ -126,6 +140,7 @@ def prepare_environment(home: Path | None = None, set_env: bool = True) -> Envir
         write_dagster_home(dagster_home, storage_url)
     if set_env:
         os.environ[DAGSTER_HOME_ENV] = str(dagster_home)
+        os.environ.update(storage_password_env(storage_url))
     return Environment(
         database_url=database_url,
         dagster_storage_url=storage_url,

@@ -3,8 +3,8 @@
 dagster-postgres opens its SQLAlchemy engines with ``NullPool``: every stored event (about ten per
 materialized asset) connects to PostgreSQL anew (TCP handshake, SCRAM authentication, backend start),
 which costs tens of milliseconds per asset. These subclasses keep the same tables, migrations and
-behaviour and only swap the engine for a small ``QueuePool`` (connections checked with a ping before
-use, recycled hourly, discarded in a forked child). ``runtime.dagster_yaml`` configures them:
+behaviour and only swap the engine for a small ``QueuePool`` (recycled hourly, discarded in a forked
+child). ``runtime.dagster_yaml`` configures them:
 
     run_storage:
       module: retailmart_dagster.storage
@@ -14,11 +14,23 @@ use, recycled hourly, discarded in a forked child). ``runtime.dagster_yaml`` con
 (and the same for ``event_log_storage`` / ``schedule_storage``). A process holds at most
 ``POOL_SIZE`` idle connections per storage; the webserver's own tuning (``optimize_for_webserver``)
 is left as dagster-postgres does it.
+
+Two more per-event costs are removed (measured on a 153-step run: 5,822 storage statements, of which
+2,376 were pings and 697 schema look-ups):
+
+* SQLAlchemy's ``pool_pre_ping`` pings on EVERY checkout, about 15 times per step. A connection is
+  pinged here only when it sat idle in the pool for more than ``PING_AFTER_IDLE_S``; a dead one is
+  replaced before use (the pool retries with a new connection), so a restarted server or a killed
+  backend is still survived, while connections reused within a run are not pinged.
+* The event log asks PostgreSQL, for every stored materialization, whether tables and asset-key
+  columns exist (schema migrations). A positive answer is cached: tables and columns are not dropped
+  under a running process; a negative answer is asked again (a migration may add them).
 """
 
 from __future__ import annotations
 
 import os
+import time
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -33,11 +45,15 @@ from dagster_postgres.utils import (
     get_token_provider_from_config,
     pg_url_from_config,
 )
+from sqlalchemy import event as sa_event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 POOL_SIZE = 2
 MAX_OVERFLOW = 8
 POOL_RECYCLE_S = 3600
+PING_AFTER_IDLE_S = 2.0
+_CHECKED_IN_AT = "retailmart_checked_in_at"
 
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 
@@ -63,10 +79,32 @@ def pooled_engine(postgres_url: str, token_provider: Any = None) -> Engine:
         pool_size=POOL_SIZE,
         max_overflow=MAX_OVERFLOW,
         pool_recycle=POOL_RECYCLE_S,
-        pool_pre_ping=True,
     )
+    sa_event.listen(engine, "checkin", _remember_checkin)
+    sa_event.listen(engine, "checkout", _ping_if_idle)
     _ENGINES.add(engine)
     return engine
+
+
+def _remember_checkin(dbapi_connection: Any, record: Any) -> None:
+    record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+def _ping(dbapi_connection: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Ping a connection that sat idle longer than PING_AFTER_IDLE_S; a dead one is replaced."""
+    checked_in = record.info.get(_CHECKED_IN_AT)
+    if checked_in is None or time.monotonic() - checked_in <= PING_AFTER_IDLE_S:
+        return  # new (just connected) or reused within moments: no round trip
+    try:
+        _ping(dbapi_connection)
+    except Exception as exc:  # noqa: BLE001 - any failure means: do not use this connection
+        # The pool invalidates this connection and checks out (or opens) another one.
+        raise sa_exc.DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def _use_pool(storage: Any) -> None:
@@ -107,7 +145,29 @@ class PooledPostgresRunStorage(_Pooled, PostgresRunStorage):
 
 
 class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
-    """``PostgresEventLogStorage`` whose connections are pooled."""
+    """``PostgresEventLogStorage`` whose connections are pooled and whose schema look-ups are
+    remembered once positive."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._tables_present: set[str] = set()
+        self._asset_key_columns_present: set[str] = set()
+        super().__init__(*args, **kwargs)
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name in self._tables_present:
+            return True
+        found = super().has_table(table_name)
+        if found:
+            self._tables_present.add(table_name)
+        return found
+
+    def _has_asset_key_col_on_connection(self, conn: Any, column_name: str) -> bool:
+        if column_name in self._asset_key_columns_present:
+            return True
+        found = super()._has_asset_key_col_on_connection(conn, column_name)
+        if found:
+            self._asset_key_columns_present.add(column_name)
+        return found
 
 
 class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):

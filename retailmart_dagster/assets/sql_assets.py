@@ -13,6 +13,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSpec,
+    Failure,
     MaterializeResult,
     MetadataValue,
     RetryRequested,
@@ -36,6 +37,9 @@ from retailmart_dagster.resources.postgres import DatabaseUnreachableError, Post
 
 SOURCE_PREFIX = "retailmart"
 SOURCE_GROUP = "retailmart_source"
+# Retries of a step whose database is unreachable (then the step fails with the cause).
+UNREACHABLE_RETRIES = 2
+UNREACHABLE_RETRY_WAIT_S = 2
 
 KIND_BADGE = {
     "schema": "schema",
@@ -44,6 +48,7 @@ KIND_BADGE = {
     "materialized_view": "materialized_view",
     "function": "function",
     "setup_script": "sql",
+    "fact_table": "table",
 }
 
 
@@ -127,7 +132,21 @@ def build_sql_asset(obj: SqlObject, deps: set[AssetKey], builder: SqlBuilder) ->
                 result = builder.build(conn, obj, run_id=context.run.run_id)
         except DatabaseUnreachableError as exc:
             context.log.error(str(exc))
-            raise RetryRequested(max_retries=2, seconds_to_wait=2) from exc
+            if context.retry_number >= UNREACHABLE_RETRIES:
+                # The last attempt: fail with the cause itself, so the UI's headline says the
+                # database is unreachable (not Dagster's "Exceeded max_retries").
+                raise Failure(
+                    description=f"{exc} (after {UNREACHABLE_RETRIES} retries)",
+                    allow_retries=False,
+                ) from exc
+            raise RetryRequested(
+                max_retries=UNREACHABLE_RETRIES, seconds_to_wait=UNREACHABLE_RETRY_WAIT_S
+            ) from exc
+        if result.lock_wait_s is not None:
+            context.log.info(
+                f"{obj.qualified_name}: waited {result.lock_wait_s:.1f}s for another run's build "
+                "of this object (advisory lock)"
+            )
         if result.recreated_dependents:
             context.log.info(
                 f"{obj.qualified_name} changed: re-created dependents {result.recreated_dependents}"
@@ -143,6 +162,8 @@ def build_sql_asset(obj: SqlObject, deps: set[AssetKey], builder: SqlBuilder) ->
             metadata["dagster/column_schema"] = TableSchema(
                 columns=[TableColumn(name=n, type=t) for n, t in result.columns]
             )
+        if result.lock_wait_s is not None:
+            metadata["lock_wait_s"] = MetadataValue.float(result.lock_wait_s)
         if result.recreated_dependents:
             metadata["recreated_dependents"] = MetadataValue.json(result.recreated_dependents)
         return MaterializeResult(metadata=metadata)
@@ -157,11 +178,15 @@ def load_sql_objects() -> list[SqlObject]:
 def build_sql_assets(
     objects: Sequence[SqlObject] | None = None,
     extra_deps: Mapping[str, Iterable[AssetKey]] | None = None,
+    retire_removed: bool = False,
 ) -> list[AssetsDefinition]:
     """One asset per SQL object; ``extra_deps`` adds dependencies that are not in the SQL (by object
-    name), e.g. the data-quality gate that every KPI object waits for."""
+    name), e.g. the data-quality gate that every KPI object waits for. ``retire_removed``: the
+    objects are ALL of the platform's, so registered objects without a file are dropped."""
     objects = list(objects) if objects is not None else load_sql_objects()
-    builder = SqlBuilder(objects, post_hooks={"config": _config_hook})
+    builder = SqlBuilder(
+        objects, post_hooks={"config": _config_hook}, retire_removed=retire_removed
+    )
     deps = resolve_dependencies(objects)
     extra = extra_deps or {}
     return [build_sql_asset(o, deps[o.name] | set(extra.get(o.name, ())), builder) for o in objects]

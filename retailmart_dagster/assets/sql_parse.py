@@ -28,6 +28,11 @@ VIEW = "view"
 MATERIALIZED_VIEW = "materialized_view"
 FUNCTION = "function"
 SETUP_SCRIPT = "setup_script"
+# An incrementally loaded table (sql/facts/): CREATE TABLE (versioned like a view) followed by the
+# load statements, which run on every build and (re)load only the partitions that changed.
+FACT_TABLE = "fact_table"
+# Session-local scratch relations (CREATE TEMP TABLE pg_temp.x) are not lineage.
+TEMP_SCHEMA = "pg_temp"
 
 KPI_LINE = re.compile(r"^--\s*KPI\s+([A-Za-z0-9_]+)\s*:\s*(.+)$")
 # Header fields: "-- Question: ...", "-- Owner: ...", "-- Refresh: ..." (one line each).
@@ -58,6 +63,7 @@ class SqlObject:
     code_version: str
     extra_version: str = ""
     fields: tuple[tuple[str, str], ...] = ()
+    load_sql: str = ""  # a fact table's load statements (everything after its DDL)
 
     def field(self, name: str, default: str = "") -> str:
         return dict(self.fields).get(name.lower(), default)
@@ -68,7 +74,8 @@ class SqlObject:
 
     @property
     def references(self) -> frozenset[Ref]:
-        return (self.relations | self.functions) - self.creates
+        refs = (self.relations | self.functions) - self.creates
+        return frozenset(r for r in refs if r[0] != TEMP_SCHEMA)
 
     @property
     def relative_path(self) -> str:
@@ -244,23 +251,35 @@ def parse_sql_file(path: Path, sql_dir: Path = SQL_DIR) -> SqlObject:
     refs = _Refs()
     creates: set[Ref] = set()
     kinds: list[str] = []
+    load_parts: list[str] = []
     for raw in statements:
         kind, created = _created(raw.stmt)
-        if kind is not None and created is not None:
+        end = raw.stmt_location + raw.stmt_len if raw.stmt_len else len(sql)
+        text = sql[raw.stmt_location : end]
+        if kind is not None and created is not None and created[0] != TEMP_SCHEMA:
             kinds.append(kind)
             creates.add(created)
-        end = raw.stmt_location + raw.stmt_len if raw.stmt_len else len(sql)
-        _collect(raw.stmt, refs, sql[raw.stmt_location : end])
+        elif not isinstance(raw.stmt, ast.IndexStmt):
+            load_parts.append(text.strip())
+        _collect(raw.stmt, refs, text)
     name = path.stem
     group = path.parent.name
     main_kinds = [k for k in kinds if k in (VIEW, MATERIALIZED_VIEW, FUNCTION, SCHEMA)]
-    if len(set(creates)) == 1 and len(kinds) == 1:
+    fact = (
+        kinds == [TABLE]
+        and load_parts
+        and any(isinstance(r.stmt, ast.InsertStmt) for r in statements)
+        and not any(isinstance(r.stmt, ast.CreateStmt) and r.stmt.if_not_exists for r in statements)
+    )
+    if fact:
+        kind = FACT_TABLE
+    elif len(set(creates)) == 1 and len(kinds) == 1:
         kind = kinds[0]
     elif len(main_kinds) == 1 and main_kinds[0] in (VIEW, MATERIALIZED_VIEW, FUNCTION):
         kind = main_kinds[0]
     else:
         kind = SETUP_SCRIPT
-    if kind in (VIEW, MATERIALIZED_VIEW, FUNCTION, TABLE):
+    if kind in (VIEW, MATERIALIZED_VIEW, FUNCTION, TABLE, FACT_TABLE):
         expected = (ANALYTICS_SCHEMA, name)
         main = [c for c in creates if c == expected]
         if not main:
@@ -301,6 +320,7 @@ def parse_sql_file(path: Path, sql_dir: Path = SQL_DIR) -> SqlObject:
         functions=frozenset(refs.functions),
         code_version=hashlib.sha256(sql.encode()).hexdigest()[:16],
         fields=fields,
+        load_sql=";\n".join(load_parts) + ";\n" if kind == FACT_TABLE else "",
     )
 
 

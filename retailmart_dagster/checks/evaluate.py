@@ -2,20 +2,27 @@
 
 Plain functions (a psycopg connection in, dataclasses out), so they are tested without Dagster. All
 checks of one evaluation read one snapshot of the database (a REPEATABLE READ, READ ONLY
-transaction), so they agree with each other even while the source is being written.
+transaction), so they agree with each other even while the source is being written. The checks are
+independent read-only queries, so an evaluation runs them on a few connections at once: the extra
+connections import the first one's snapshot (``pg_export_snapshot`` / ``SET TRANSACTION SNAPSHOT``),
+so every check still reads exactly the same data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 from dagster import AssetCheckEvaluation, AssetCheckResult, AssetCheckSeverity, MetadataValue
+from psycopg import sql
 
 from retailmart_dagster.assets.sql_parse import SqlFileError
 from retailmart_dagster.checks.registry import (
@@ -27,6 +34,10 @@ from retailmart_dagster.checks.registry import (
 
 CLOCK_SETTING = "retailmart.quality_clock"
 RATE_DIGITS = 6
+# Connections one evaluation uses at most (the caller's plus siblings sharing its snapshot); the
+# checks are read-only scans, one server process each, so more than the server's cores only queue.
+CONNECTIONS_ENV = "RETAILMART_QUALITY_CONNECTIONS"
+DEFAULT_CONNECTIONS = 2
 
 
 @dataclass(frozen=True)
@@ -139,13 +150,147 @@ def clock_value(clock: dt.datetime) -> str:
 
 
 def evaluate_checks(
-    conn: psycopg.Connection, checks: Sequence[QualityCheck], clock: dt.datetime
+    conn: psycopg.Connection,
+    checks: Sequence[QualityCheck],
+    clock: dt.datetime,
+    connections: int | None = None,
 ) -> list[CheckOutcome]:
-    """Run every check on one snapshot; the run's clock is visible to the SQL as a setting."""
+    """Run every check on one snapshot; the run's clock is visible to the SQL as a setting.
+
+    Outcomes come back in the order of ``checks``. With ``connections`` > 1 (default
+    $RETAILMART_QUALITY_CONNECTIONS or 2) the checks are shared among conn and sibling connections
+    that import conn's snapshot; if a sibling cannot be opened, conn runs the rest alone.
+    """
+    wanted = connections if connections is not None else configured_connections()
+    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute("SELECT set_config(%s, %s, true)", (CLOCK_SETTING, clock_value(clock)))
-        return [run_check(conn, check) for check in checks]
+        if wanted <= 1 or len(checks) <= 1 or not idle:
+            return [run_check(conn, check) for check in checks]
+        snapshot = _export_snapshot(conn)
+        if snapshot is None:
+            return [run_check(conn, check) for check in checks]
+        with _siblings(conn, wanted - 1, snapshot, clock) as siblings:
+            return _run_shared(conn, siblings, checks)
+
+
+def configured_connections() -> int:
+    value = os.environ.get(CONNECTIONS_ENV, "").strip()
+    if not value:
+        return DEFAULT_CONNECTIONS
+    try:
+        return max(1, int(value))
+    except ValueError as exc:
+        raise ValueError(f"{CONNECTIONS_ENV}={value!r}: expected a whole number >= 1") from exc
+
+
+def _export_snapshot(conn: psycopg.Connection) -> str | None:
+    """conn's snapshot, for siblings to import; None where the server cannot export one."""
+    try:
+        with conn.transaction():  # a savepoint: a refusal leaves the evaluation usable
+            row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+    except psycopg.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def _open_sibling(
+    conn: psycopg.Connection, snapshot: str, clock: dt.datetime
+) -> psycopg.Connection:
+    """A connection like conn (same server, login, role and session settings) inside a transaction
+    that reads conn's exported snapshot."""
+    settings = conn.execute(
+        "SELECT name, current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session'"
+    ).fetchall()
+    role = conn.execute("SELECT current_user, session_user").fetchone()
+    sibling = psycopg.connect(
+        conn.info.dsn, password=conn.info.password or None, connect_timeout=10, autocommit=True
+    )
+    try:
+        for name, value in settings:
+            sibling.execute("SELECT set_config(%s, %s, false)", (name, value))
+        if role and role[0] != role[1]:
+            sibling.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role[0])))
+        sibling.autocommit = False
+        sibling.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        sibling.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+        sibling.execute("SELECT set_config(%s, %s, true)", (CLOCK_SETTING, clock_value(clock)))
+    except BaseException:
+        sibling.close()
+        raise
+    return sibling
+
+
+@contextlib.contextmanager
+def _siblings(
+    conn: psycopg.Connection, count: int, snapshot: str, clock: dt.datetime
+) -> Iterator[list[psycopg.Connection]]:
+    opened: list[psycopg.Connection] = []
+    try:
+        for _ in range(count):
+            try:
+                opened.append(_open_sibling(conn, snapshot, clock))
+            except psycopg.Error:
+                break  # e.g. no connection slot left: the others (and conn) do the work
+        yield opened
+    finally:
+        for sibling in opened:
+            with contextlib.suppress(psycopg.Error):
+                sibling.rollback()
+            sibling.close()
+
+
+def _cost_order(conn: psycopg.Connection, checks: Sequence[QualityCheck]) -> list[int]:
+    """Indexes of checks, the likely slowest first (most rows read, by the planner's statistics),
+    so that the connections finish together."""
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname, greatest(c.reltuples, 0)"
+        "  FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p')"
+    ).fetchall()
+    size = {(schema, table): float(tuples) for schema, table, tuples in rows}
+    cost = [sum(size.get(ref, 0.0) for ref in check.reads) for check in checks]
+    return sorted(range(len(checks)), key=lambda i: (-cost[i], i))
+
+
+def _run_shared(
+    conn: psycopg.Connection,
+    siblings: Sequence[psycopg.Connection],
+    checks: Sequence[QualityCheck],
+) -> list[CheckOutcome]:
+    """Every connection takes the next check until none is left; the first error stops the rest."""
+    queue = _cost_order(conn, checks)
+    lock = threading.Lock()
+    results: dict[int, CheckOutcome] = {}
+    errors: list[BaseException] = []
+
+    def work(connection: psycopg.Connection) -> None:
+        while True:
+            with lock:
+                if errors or not queue:
+                    return
+                index = queue.pop(0)
+            try:
+                outcome = run_check(connection, checks[index])
+            except BaseException as exc:  # re-raised in the caller's thread
+                with lock:
+                    errors.append(exc)
+                return
+            with lock:
+                results[index] = outcome
+
+    threads = [threading.Thread(target=work, args=(s,), daemon=True) for s in siblings]
+    for thread in threads:
+        thread.start()
+    try:
+        work(conn)
+    finally:
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(len(checks))]
 
 
 # ----------------------------------------------------------------------------- Dagster results

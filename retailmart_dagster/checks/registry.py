@@ -11,6 +11,15 @@ and the SQL returns exactly one row with
 - ``sample_keys``: up to ``quality.sample_key_limit`` keys of failing rows, in a fixed order,
 - ``details`` (optional): a JSON object with what else the check measured.
 
+Where the population is one scan (a table, or a join), a check reads it once: a ``checked`` CTE flags
+each row (``failed``), one aggregate counts the population and collects the failing keys
+(``array_agg(...) FILTER (WHERE failed)``, so the condition is evaluated once per row), and
+``affected_count`` is the number of keys collected; the sample keys are the first of them in key order.
+That replaced a separate ``count(*)`` of the table and a materialized CTE of failing rows (about a
+quarter less work for the whole evaluation). The failing keys are held in memory while the check runs
+(a few bytes each); anti-joins (``NOT EXISTS``) and windowed duplicate checks keep their plain form,
+which the planner runs better as they are.
+
 The files live outside ``retailmart_dagster/sql/`` on purpose: they are not database objects, so they
 must not become assets. Lineage (the tables and analytics functions a check reads) comes from the SQL
 itself, parsed with pglast like every other SQL file of the project.

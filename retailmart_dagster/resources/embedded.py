@@ -158,7 +158,11 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now. SO_REUSEADDR as PostgreSQL itself sets it:
+    right after a server stops, its port lingers in TIME_WAIT and would otherwise look busy (the
+    server would then restart on another port, and a stored URL would go stale)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

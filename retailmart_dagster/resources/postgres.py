@@ -3,6 +3,11 @@
 ``database_url`` comes from ``RETAILMART_DATABASE_URL`` (through ``EnvVar`` in the definitions, so the
 UI never shows it). When it is unset, the resource starts or reuses the embedded server at run time —
 never at import time.
+
+Least privilege (``sql/setup/roles.sql``): once setup has handed the analytics schema to the pipeline
+role (``security.pipeline_role``), every connection the resource opens switches to that role
+(``SET ROLE``) when its login user is a member, so every object is built and owned by the pipeline
+role, whatever login (a superuser, or a login that is only a member of that role) runs the pipeline.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from dagster import ConfigurableResource
+from psycopg import sql
 from pydantic import Field, PrivateAttr
 
+from retailmart_dagster.config import config_value
 from retailmart_dagster.resources.embedded import EmbeddedPostgres
 
 DATABASE_URL_ENV = "RETAILMART_DATABASE_URL"
@@ -91,6 +98,34 @@ def is_connection_loss(exc: psycopg.Error, conn: psycopg.Connection | None = Non
     return state.startswith(_CONNECTION_LOSS_STATES)
 
 
+def use_pipeline_role(conn: psycopg.Connection, role: str | None = None) -> str | None:
+    """``SET ROLE`` to the pipeline role when setup has made it the owner of the analytics schema,
+    the session user is a member of it and is not already it; returns the role set, or None.
+
+    Before setup has run (a new database) the session keeps its own rights: creating the schema and
+    the roles needs them; roles.sql switches the session itself at its end."""
+    role = role or str(config_value("security.pipeline_role"))
+    row = conn.execute(
+        """
+        SELECT 1
+          FROM pg_catalog.pg_roles AS r
+          JOIN pg_catalog.pg_namespace AS n ON n.nspowner = r.oid AND n.nspname = 'analytics'
+         WHERE r.rolname = %s AND r.rolname <> current_user
+           AND pg_has_role(session_user, r.oid, 'MEMBER')
+        """,
+        (role,),
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+    except psycopg.errors.InsufficientPrivilege:
+        # A member without the SET option (PostgreSQL 16): build with the login's own rights.
+        conn.rollback()
+        return None
+    return role
+
+
 class PostgresResource(ConfigurableResource):
     """Connections to the RetailMart database (source schemas and the analytics schema)."""
 
@@ -138,6 +173,8 @@ class PostgresResource(ConfigurableResource):
                 " set_config('application_name', 'retailmart_dagster', false)",
                 (str(self.statement_timeout_ms),),
             )
+        conn.commit()
+        use_pipeline_role(conn)
         conn.commit()
         return conn
 

@@ -5,8 +5,9 @@ it; alerts.json has the dashboard's shape.
 Each test starts from a fresh database (``new_database``) with generated sample data (scale 0.01), on
 which the alerts job (the six alert views, what they read, the history sync and alerts.json) has run
 through Dagster. Cases are then crafted with SQL inside a transaction that is rolled back (the alert
-views are views; the materialized views they read are refreshed inside the transaction), except for
-the history test, which commits and re-runs the sync through Dagster.
+views are views; the materialized views they read, and analytics.fact_orders under the daily sales
+summary, are refreshed inside the transaction), except for the history test, which commits and
+re-runs the sync through Dagster.
 """
 
 import datetime as dt
@@ -22,6 +23,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from retailmart_dagster.assets.alerts import ALERT_SYNC_KEY
+from retailmart_dagster.assets.sql_assets import load_sql_objects
 from retailmart_dagster.automation.jobs import ALERTS_JOB
 from retailmart_dagster.config import config_values
 from retailmart_dagster.definitions import build_definitions
@@ -127,9 +129,24 @@ def reference_date(conn: psycopg.Connection) -> dt.date:
     return conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0]
 
 
+def reload_fact_orders(conn: psycopg.Connection) -> None:
+    """Materialized views built on analytics.fact_orders see crafted orders only after the fact's
+    changed days are reloaded (its incremental load, as a build runs it)."""
+    [fact] = [o for o in load_sql_objects() if o.name == "fact_orders"]
+    conn.execute("DROP TABLE IF EXISTS pg_temp.fact_orders_changed")
+    conn.execute(fact.load_sql)
+
+
 def refresh_customer_mvs(conn: psycopg.Connection) -> None:
+    reload_fact_orders(conn)
     conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_customer_lifetime_value")
     conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_customer_rfm")
+
+
+def refresh_daily_sales(conn: psycopg.Connection) -> None:
+    """The revenue alert reads analytics.mv_daily_sales_summary (built on analytics.fact_orders)."""
+    reload_fact_orders(conn)
+    conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_daily_sales_summary")
 
 
 # ------------------------------------------------------------------------- critical inventory
@@ -289,6 +306,7 @@ def test_revenue_anomaly(alerts_db: AlertsDb) -> None:
                 (day, flat, order_id),
             )
         assert reference_date(conn) == ref
+        refresh_daily_sales(conn)
         assert alerts(conn, "vw_alert_revenue_anomaly") == {}, "flat revenue raises nothing"
 
         def revenue(day: dt.date, amount: float) -> None:
@@ -302,6 +320,7 @@ def test_revenue_anomaly(alerts_db: AlertsDb) -> None:
                     "UPDATE sales.orders SET total_amount = %s WHERE order_id = %s",
                     (amount, day_order[day]),
                 )
+            refresh_daily_sales(conn)
 
         def day(n: int) -> dt.date:
             return ref - dt.timedelta(days=n)
@@ -404,7 +423,7 @@ def test_elevated_return_rate(alerts_db: AlertsDb) -> None:
         ref = reference_date(conn)
         assert alerts(conn, "vw_alert_return_rate") == {}, "sample categories return 1-6 %"
         category, delivered = conn.execute(
-            "SELECT category, delivered_orders FROM analytics.vw_return_analysis"
+            "SELECT category, delivered_orders FROM analytics.mv_return_analysis"
             " WHERE delivered_orders >= %s ORDER BY delivered_orders, category LIMIT 1",
             (max(min_orders, 40),),
         ).fetchone()
@@ -425,7 +444,7 @@ def test_elevated_return_rate(alerts_db: AlertsDb) -> None:
             {"c": category, "ref": ref},
         ).fetchall()
         returned = conn.execute(
-            "SELECT DISTINCT category_returned_orders FROM analytics.vw_return_analysis"
+            "SELECT DISTINCT category_returned_orders FROM analytics.mv_return_analysis"
             " WHERE category = %s",
             (category,),
         ).fetchone()[0]
@@ -441,6 +460,8 @@ def test_elevated_return_rate(alerts_db: AlertsDb) -> None:
                     (next_id, order_id, prod_id, min(order_date + dt.timedelta(days=3), ref)),
                 )
                 next_id += 1
+            # The alert reads the stored return analysis: bring it up to date, as a build would.
+            conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_return_analysis")
 
         add_returns(candidates[: at_most - returned])
         assert alerts(conn, "vw_alert_return_rate") == {}, "a rate at the threshold is not above"
@@ -477,7 +498,7 @@ def test_elevated_return_rate(alerts_db: AlertsDb) -> None:
         assert len(small) == orders
         add_returns(small)
         rate = conn.execute(
-            "SELECT DISTINCT category_return_rate_pct FROM analytics.vw_return_analysis"
+            "SELECT DISTINCT category_return_rate_pct FROM analytics.mv_return_analysis"
             " WHERE category = 'Crafted Category'"
         ).fetchone()[0]
         assert rate == 100

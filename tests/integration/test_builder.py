@@ -113,3 +113,56 @@ def test_create_refresh_recreate(tmp_path: Path, new_database) -> None:  # noqa:
             "recreate",
             "refresh_concurrently",
         ]
+
+
+def test_objects_whose_file_is_gone_are_retired(tmp_path: Path, new_database) -> None:  # noqa: ANN001
+    """A renamed or deleted SQL file: its object (and what an old version built on it) is dropped
+    when the registry is set up, with its catalog entry; objects we never built are kept."""
+    url = new_database("builder_retire")
+    with psycopg.connect(url) as conn:
+        old = _objects(
+            tmp_path / "v1",
+            {"t/base_src.sql": BASE, "t/mv_sum.sql": MV_V1, "t/vw_top.sql": VIEW_ON_MV},
+        )
+        _build_all(SqlBuilder(old), conn)
+        conn.execute("CREATE VIEW analytics.users_own_view AS SELECT 1 AS one")
+        conn.commit()
+        # Version 2 renamed vw_top to vw_best.
+        new = _objects(
+            tmp_path / "v2",
+            {
+                "t/base_src.sql": BASE,
+                "t/mv_sum.sql": MV_V1,
+                "t/vw_best.sql": VIEW_ON_MV.replace("vw_top", "vw_best"),
+            },
+        )
+        actions = _build_all(SqlBuilder(new, retire_removed=True), conn)
+        assert actions["vw_best"] == "create"
+        exists = conn.execute(
+            "SELECT to_regclass('analytics.vw_top'), to_regclass('analytics.vw_best'),"
+            " to_regclass('analytics.users_own_view'), to_regclass('analytics.mv_sum')"
+        ).fetchone()
+        assert exists[0] is None
+        assert all(e is not None for e in exists[1:])
+        registered = {
+            r[0] for r in conn.execute("SELECT object_name FROM analytics.object_registry")
+        }
+        assert "vw_top" not in registered and {"vw_best", "mv_sum"} <= registered
+        catalog = {r[0] for r in conn.execute("SELECT object_name FROM analytics.kpi_metadata")}
+        assert "vw_top" not in catalog
+        logged = conn.execute(
+            "SELECT count(*) FROM analytics.execution_log"
+            " WHERE object_name = 'vw_top' AND action = 'retire'"
+        ).fetchone()[0]
+        assert logged == 1
+        # Idempotent: nothing more to retire on the next run.
+        _build_all(SqlBuilder(new, retire_removed=True), conn)
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM analytics.execution_log WHERE action = 'retire'"
+            ).fetchone()[0]
+            == 1
+        )
+        # A builder that was not told it knows every object never drops anything.
+        _build_all(SqlBuilder(old[:3]), conn)
+        assert conn.execute("SELECT to_regclass('analytics.vw_best')").fetchone()[0] is not None

@@ -52,11 +52,11 @@ CUSTOMER_OBJECTS = [
     "mv_customer_rfm",
     "mv_cohort_retention",
     "vw_churn_risk",
-    "vw_churn_risk_summary",
+    "mv_churn_risk_summary",
     "vw_customer_demographics",
     "vw_customer_geography",
     "vw_customer_value_summary",
-    "vw_new_vs_returning_customers",
+    "mv_new_vs_returning_customers",
     "vw_rfm_segment_summary",
     "vw_top_customers",
 ]
@@ -764,7 +764,7 @@ def test_churn_risk_summary(kpi_conn, exp):
     g["customer_share_pct"] = g["customers"] / g["customers"].sum() * 100
     g["revenue_share_pct"] = g["revenue_at_risk"] / g["revenue_at_risk"].sum() * 100
     assert_matches(
-        view(kpi_conn, "vw_churn_risk_summary"),
+        view(kpi_conn, "mv_churn_risk_summary"),
         g,
         ["risk_level", "value_tier"],
         exact=["customers", "churn_days"],
@@ -775,7 +775,7 @@ def test_churn_risk_summary(kpi_conn, exp):
             "avg_days_since_last_order",
             "avg_priority_score",
         ],
-        label="vw_churn_risk_summary",
+        label="mv_churn_risk_summary",
     )
 
 
@@ -924,7 +924,7 @@ def test_rfm_segment_summary(kpi_conn, exp):
 
 
 def test_new_vs_returning(kpi_conn, src):
-    actual = view(kpi_conn, "vw_new_vs_returning_customers")
+    actual = view(kpi_conn, "mv_new_vs_returning_customers")
     assert_matches(
         actual,
         expected_new_vs_returning(src),
@@ -947,7 +947,7 @@ def test_new_vs_returning(kpi_conn, src):
             "returning_customer_aov",
         ],
         other=["is_partial_month"],
-        label="vw_new_vs_returning_customers",
+        label="mv_new_vs_returning_customers",
     )
     # Every buyer is new exactly once.
     assert actual["new_customers"].sum() == src.sales_orders["cust_id"].dropna().nunique()
@@ -1001,7 +1001,7 @@ def test_fan_out_trap(kpi_conn, src, exp):
     ):
         total = view(kpi_conn, obj)[col].sum()
         assert abs(total - true_revenue) <= TOL, f"{obj}.{col} sums to {total}, not {true_revenue}"
-    nvr = view(kpi_conn, "vw_new_vs_returning_customers")
+    nvr = view(kpi_conn, "mv_new_vs_returning_customers")
     with_cust = src.sales_orders[src.sales_orders["cust_id"].notna()]["total_amount"].sum()
     total = nvr["new_customer_revenue"].sum() + nvr["returning_customer_revenue"].sum()
     assert abs(total - with_cust) <= TOL
@@ -1022,7 +1022,7 @@ def test_no_dates_after_reference_date(kpi_conn, src):
     for obj, cols in {
         "mv_customer_lifetime_value": ["first_order_date", "last_order_date"],
         "mv_cohort_retention": ["cohort_month", "activity_month"],
-        "vw_new_vs_returning_customers": ["month_start"],
+        "mv_new_vs_returning_customers": ["month_start"],
         "vw_churn_risk": ["last_order_date"],
         "vw_top_customers": ["last_order_date"],
     }.items():
@@ -1030,7 +1030,7 @@ def test_no_dates_after_reference_date(kpi_conn, src):
         assert not actual.empty, f"{obj} is empty"
         for c in cols:
             assert (actual[c].dropna() <= src.ref_date).all(), f"{obj}.{c} after the reference date"
-    nvr = view(kpi_conn, "vw_new_vs_returning_customers")
+    nvr = view(kpi_conn, "mv_new_vs_returning_customers")
     assert nvr["month_start"].max() == src.ref_date.to_period("M").to_timestamp()
     ltv = view(kpi_conn, "mv_customer_lifetime_value")
     assert (ltv["days_since_last_order"].dropna() >= 0).all()
@@ -1070,6 +1070,9 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
             ),
         )  # fmt: skip
         assert kpi_conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0] == ref
+        # mv_customer_lifetime_value reads the order fact: load the changed days into it first,
+        # as a build does (its load statements, rolled back with the rest).
+        kpi_conn.execute(parse_sql_file(SQL_DIR / "facts" / "fact_orders.sql").load_sql)
         for mv in ("mv_customer_lifetime_value", "mv_customer_rfm", "mv_cohort_retention"):
             kpi_conn.execute(f"REFRESH MATERIALIZED VIEW analytics.{mv}")
         rows = query_df(
@@ -1094,7 +1097,7 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
         assert churn.loc[base + 2, "risk_level"] == "Critical"
         rfm = view(kpi_conn, "mv_customer_rfm").set_index("cust_id")
         assert base + 2 in rfm.index and base + 1 not in rfm.index
-        nvr = view(kpi_conn, "vw_new_vs_returning_customers")
+        nvr = view(kpi_conn, "mv_new_vs_returning_customers")
         assert nvr["month_start"].max() <= src.ref_date
     # Rolled back: the MVs are as before.
     n = kpi_conn.execute("SELECT count(*) FROM analytics.mv_customer_lifetime_value").fetchone()[0]
@@ -1115,7 +1118,7 @@ EXPORT_VIEWS: dict[str, list[tuple[str, str, list[str]]]] = {
         ("rows", "mv_cohort_retention", ["cohort_month", "month_number"])
     ],
     "fn_export_customers_churn_risk": [
-        ("rows", "vw_churn_risk_summary", ["risk_level", "value_tier"]),
+        ("rows", "mv_churn_risk_summary", ["risk_level", "value_tier"]),
         ("riskiest", "vw_churn_risk", ["cust_id"]),
     ],
     "fn_export_customers_demographics": [
@@ -1123,7 +1126,7 @@ EXPORT_VIEWS: dict[str, list[tuple[str, str, list[str]]]] = {
     ],
     "fn_export_customers_geography": [("rows", "vw_customer_geography", ["state", "city"])],
     "fn_export_customers_new_vs_returning": [
-        ("rows", "vw_new_vs_returning_customers", ["month_start"])
+        ("rows", "mv_new_vs_returning_customers", ["month_start"])
     ],
     "fn_export_customers_top_customers": [("rows", "vw_top_customers", ["cust_id"])],
 }

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from retailmart_dagster.runtime import write_dagster_home
+from retailmart_dagster.runtime import storage_password_env, write_dagster_home
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -39,6 +39,7 @@ def test_dagster_asset_materialize_on_postgres_instance(
         "DAGSTER_HOME": str(home),
         "RETAILMART_DATABASE_URL": url,
         "RETAILMART_DASHBOARD_DIR": str(data_dir),
+        **storage_password_env(storage_url),
     }
     result = subprocess.run(
         [
@@ -80,6 +81,55 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         text=True,
         timeout=600,
     )
+
+
+def test_retailmart_dev_prepares_the_environment_and_execs_dagster_dev(
+    new_database,  # noqa: ANN001
+    pg_admin_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`retailmart dev` = the environment of `retailmart run` (DAGSTER_HOME on PostgreSQL, the storage
+    password in RETAILMART_DAGSTER_PG_PASSWORD, not in dagster.yaml) + exec of `dagster dev` with the
+    user's options passed through."""
+    from retailmart_dagster import cli
+    from retailmart_dagster.runtime import STORAGE_PASSWORD_ENV
+
+    url = new_database("devcli")
+    password = url.split(":")[2].split("@")[0]
+    home = tmp_path / "dagster_home"
+    monkeypatch.setenv("RETAILMART_DATABASE_URL", url)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv(STORAGE_PASSWORD_ENV, raising=False)
+    execs: list[tuple[str, list[str], str | None]] = []
+    monkeypatch.setattr(
+        cli.os,
+        "execvp",
+        lambda file, argv: execs.append((file, argv, os.environ.get(STORAGE_PASSWORD_ENV))),
+    )
+    try:
+        assert cli.main(["dev", "-p", "3999", "--host", "127.0.0.1"]) == 0
+    finally:
+        storage_db = url.rpartition("/")[2] + "_dagster"
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{storage_db}" WITH (FORCE)')
+    [(file, argv, exported)] = execs
+    assert Path(file).name == "dagster"
+    assert argv[1:] == [
+        "dev",
+        "-m",
+        "retailmart_dagster.definitions",
+        "-p",
+        "3999",
+        "--host",
+        "127.0.0.1",
+    ]
+    assert exported == password  # the variable dagster.yaml reads
+    yaml = (home / "dagster.yaml").read_text()
+    assert password not in yaml and f"password: {{env: {STORAGE_PASSWORD_ENV}}}" in yaml
+    # Other commands still reject unknown options (one line, exit code 2).
+    rejected = _cli("docs", "--bogus")
+    assert rejected.returncode == 2 and "unrecognized arguments: --bogus" in rejected.stderr
 
 
 def test_cli_db_url_and_status(pg_server) -> None:  # noqa: ANN001
@@ -135,7 +185,7 @@ def test_retailmart_run_end_to_end(pg_server, tmp_path: Path) -> None:  # noqa: 
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Full refresh done" in result.stdout
-    assert "dagster dev" in result.stdout and str(data_dir) in result.stdout
+    assert "retailmart dev" in result.stdout and str(data_dir) in result.stdout
     assert (data_dir / "manifest.json").exists()
     assert (data_dir / "sales").is_dir()
     with psycopg.connect(pg_server.url("dagster")) as conn:

@@ -28,7 +28,7 @@ from retailmart_dagster.automation.sensors import (
     NEW_DATA_SENSOR,
     RUN_FAILURE_SENSOR,
 )
-from retailmart_dagster.runtime import write_dagster_home
+from retailmart_dagster.runtime import storage_password_env, write_dagster_home
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -166,6 +166,7 @@ def test_dagster_dev_serves_graphql_and_runs_a_job(
             "RETAILMART_DATABASE_URL": url,
             "RETAILMART_DASHBOARD_DIR": str(data_dir),
             "RETAILMART_NOTIFY_LOG": str(notify_log),
+            **storage_password_env(storage_url),
         }
     )
     port = _free_port()

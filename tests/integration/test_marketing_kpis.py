@@ -50,7 +50,7 @@ MARKETING_OBJECTS = [
     "vw_campaign_performance",
     "vw_channel_performance",
     "vw_email_engagement",
-    "vw_promotion_effectiveness",
+    "mv_promotion_effectiveness",
     "mv_marketing_roi_summary",
 ]
 EXPORTS = [
@@ -534,7 +534,7 @@ def test_clicked_but_not_opened_counts_as_opened(kpi_conn, src):
 
 
 def test_promotion_effectiveness(kpi_conn, src):
-    actual = view(kpi_conn, "vw_promotion_effectiveness")
+    actual = view(kpi_conn, "mv_promotion_effectiveness")
     expected = expected_promotions(src)
     assert_matches(
         actual,
@@ -543,7 +543,7 @@ def test_promotion_effectiveness(kpi_conn, src):
         exact=PROMO_EXACT,
         close=PROMO_CLOSE,
         other=["baseline_basis"],
-        label="vw_promotion_effectiveness",
+        label="mv_promotion_effectiveness",
     )
     # The sample data's promotions cover every day: the fallback is used and overlaps are visible.
     assert (actual["overlapping_promotions"] > 0).all()
@@ -563,8 +563,9 @@ def test_promotion_free_baseline_is_used_when_available(kpi_conn, src):
             "discount_percent) SELECT max(promo_id) + 1, 'Isolated', '2025-03-20', '2025-03-25', "
             "10 FROM products.promotions"
         )
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_promotion_effectiveness")
         promotions = read_promotions(kpi_conn)
-        actual = view(kpi_conn, "vw_promotion_effectiveness")
+        actual = view(kpi_conn, "mv_promotion_effectiveness")
     expected = expected_promotions(src, promotions)
     assert_matches(
         actual,
@@ -649,7 +650,7 @@ def test_marketing_roi_summary(kpi_conn, src):
 DATE_COLUMNS = {
     "vw_campaign_performance": "start_date",
     "vw_email_engagement": "sent_month",
-    "vw_promotion_effectiveness": "start_date",
+    "mv_promotion_effectiveness": "start_date",
     "mv_marketing_roi_summary": "period_end",
 }
 
@@ -662,7 +663,7 @@ def test_no_row_after_reference_date(kpi_conn, src, obj):
 
 
 def test_promotion_days_stop_at_reference_date(kpi_conn, src):
-    actual = view(kpi_conn, "vw_promotion_effectiveness")
+    actual = view(kpi_conn, "mv_promotion_effectiveness")
     clipped_end = actual["end_date"].clip(upper=src.ref_date)
     clipped_start = actual["start_date"].clip(lower=src.first_date)
     assert ((clipped_end - clipped_start).dt.days + 1 == actual["promo_days"]).all()
@@ -722,7 +723,7 @@ def test_export_channels(kpi_conn, src):
 
 def test_export_promotions(kpi_conn, src):
     out = export(kpi_conn, "fn_export_marketing_promotions")
-    v = view(kpi_conn, "vw_promotion_effectiveness")
+    v = view(kpi_conn, "mv_promotion_effectiveness")
     n = src.cfg("marketing.top_n_export")
     assert len(out["rows"]) == min(n, len(v))
     top = v.assign(u=v["revenue_uplift_pct"].fillna(-np.inf)).sort_values(

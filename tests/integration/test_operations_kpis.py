@@ -49,10 +49,10 @@ pytestmark = pytest.mark.integration
 
 OPERATIONS_OBJECTS = [
     "vw_shipment_facts",
-    "vw_delivery_performance",
-    "vw_courier_performance",
-    "vw_return_analysis",
-    "vw_payment_analysis",
+    "mv_delivery_performance",
+    "mv_courier_performance",
+    "mv_return_analysis",
+    "mv_payment_analysis",
     "vw_pending_shipments",
     "mv_operations_summary",
 ]
@@ -432,14 +432,14 @@ def test_shipment_facts(kpi_conn, src):
 
 
 def test_delivery_performance(kpi_conn, src):
-    actual = view(kpi_conn, "vw_delivery_performance")
+    actual = view(kpi_conn, "mv_delivery_performance")
     assert_matches(
         actual,
         expected_delivery(src),
         ["order_month"],
         exact=["orders", "orders_shipped", *AGG_EXACT, "date_conflicts"],
         close=[*AGG_CLOSE, "delivered_on_time_pct"],
-        label="vw_delivery_performance",
+        label="mv_delivery_performance",
     )
     assert (actual["sla_days"] == src.cfg("operations.sla_days")).all()
     assessed = actual[actual["assessed"] > 0]
@@ -450,7 +450,8 @@ def test_delivery_sla_follows_config(kpi_conn, src):
     """A different SLA changes on time / delayed exactly as pandas says (rolled back)."""
     with rolled_back(kpi_conn) as cur:
         set_config(cur, "operations.sla_days", 4)
-        actual = view(kpi_conn, "vw_delivery_performance")
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_delivery_performance")
+        actual = view(kpi_conn, "mv_delivery_performance")
     expected = expected_delivery(src, sla=4)
     assert_matches(
         actual,
@@ -458,7 +459,7 @@ def test_delivery_sla_follows_config(kpi_conn, src):
         ["order_month"],
         exact=AGG_EXACT,
         close=["on_time_pct", "delayed_pct"],
-        label="vw_delivery_performance(sla=4)",
+        label="mv_delivery_performance(sla=4)",
     )
     assert (actual["sla_days"] == 4).all()
     default = expected_delivery(src)
@@ -470,7 +471,7 @@ def test_on_time_is_measured_from_the_order_date(kpi_conn, src):
     f = expected_shipment_facts(src)
     sla = src.cfg("operations.sla_days")
     from_ship = (f["ship_to_deliver_days"] <= sla) & f["is_delivered"] & ~f["has_date_conflict"]
-    actual = view(kpi_conn, "vw_delivery_performance")
+    actual = view(kpi_conn, "mv_delivery_performance")
     assert actual["on_time"].sum() == f["is_on_time"].sum()
     assert from_ship.sum() > f["is_on_time"].sum(), "the sample data has no dispatch delay"
 
@@ -487,7 +488,7 @@ def test_overdue_in_transit_shipments_are_delayed(kpi_conn, src):
 
 
 def test_courier_performance(kpi_conn, src):
-    actual = view(kpi_conn, "vw_courier_performance")
+    actual = view(kpi_conn, "mv_courier_performance")
     expected = expected_couriers(src)
     assert_matches(
         actual,
@@ -495,7 +496,7 @@ def test_courier_performance(kpi_conn, src):
         ["courier_name"],
         exact=[*AGG_EXACT, "date_conflicts", "courier_rank"],
         close=[*AGG_CLOSE, "volume_share_pct", "speed_index", "composite_score"],
-        label="vw_courier_performance",
+        label="mv_courier_performance",
     )
     assert sorted(actual["courier_rank"]) == list(range(1, len(actual) + 1))
     assert abs(actual["shipments"].sum() - len(expected_shipment_facts(src))) == 0
@@ -507,8 +508,9 @@ def test_courier_rank_ties_are_deterministic(kpi_conn, src):
     with rolled_back(kpi_conn) as cur:
         set_config(cur, "operations.courier_weight_on_time", 0.0)
         set_config(cur, "operations.courier_weight_speed", 0.0)
-        first = view(kpi_conn, "vw_courier_performance")
-        second = view(kpi_conn, "vw_courier_performance")
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_courier_performance")
+        first = view(kpi_conn, "mv_courier_performance")
+        second = view(kpi_conn, "mv_courier_performance")
     assert first["composite_score"].isna().all()
     ordered = first.sort_values(
         ["on_time_pct", "shipments", "courier_name"], ascending=[False, False, True]
@@ -521,7 +523,7 @@ def test_courier_rank_ties_are_deterministic(kpi_conn, src):
 
 
 def test_return_analysis(kpi_conn, src):
-    actual = view(kpi_conn, "vw_return_analysis")
+    actual = view(kpi_conn, "mv_return_analysis")
     expected = expected_returns(src)
     assert_matches(
         actual,
@@ -542,7 +544,7 @@ def test_return_analysis(kpi_conn, src):
             "reason_share_pct",
         ],
         other=["is_high_return_category"],
-        label="vw_return_analysis",
+        label="mv_return_analysis",
     )
     assert actual["is_high_return_category"].any() and not actual["is_high_return_category"].all()
 
@@ -550,7 +552,7 @@ def test_return_analysis(kpi_conn, src):
 def test_return_rate_is_not_an_average_of_rates(kpi_conn, src):
     """Category rate = distinct returned orders / delivered orders; multi-category orders count in
     each of their categories; an order returned for two reasons counts once in the category."""
-    actual = view(kpi_conn, "vw_return_analysis")
+    actual = view(kpi_conn, "mv_return_analysis")
     per_cat = actual.groupby("category").agg(
         delivered=("delivered_orders", "first"),
         returned=("category_returned_orders", "first"),
@@ -568,19 +570,19 @@ def test_return_rate_is_not_an_average_of_rates(kpi_conn, src):
 
 
 def test_payment_analysis(kpi_conn, src):
-    actual = view(kpi_conn, "vw_payment_analysis")
+    actual = view(kpi_conn, "mv_payment_analysis")
     assert_matches(
         actual,
         expected_payments(src),
         ["payment_month", "payment_mode"],
         exact=["payments", "orders"],
         close=["amount", "avg_payment", "payment_share_pct", "amount_share_pct"],
-        label="vw_payment_analysis",
+        label="mv_payment_analysis",
     )
 
 
 def test_payment_success_rate_is_not_available(kpi_conn, src):
-    actual = view(kpi_conn, "vw_payment_analysis")
+    actual = view(kpi_conn, "mv_payment_analysis")
     assert actual["success_rate_pct"].isna().all(), "success rate invented without a status"
     notes = actual["success_rate_note"].unique()
     assert len(notes) == 1 and "status" in notes[0] and notes[0].startswith("Not available")
@@ -653,8 +655,9 @@ def test_date_conflicts_are_flagged_not_averaged(kpi_conn, src):
             "UPDATE sales.shipments SET delivered_date = shipped_date - 1 WHERE shipment_id = %s",
             (int(victim["shipment_id"]),),
         )
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_delivery_performance")
         facts = view(kpi_conn, "vw_shipment_facts").set_index("shipment_id")
-        monthly = view(kpi_conn, "vw_delivery_performance").set_index("order_month")
+        monthly = view(kpi_conn, "mv_delivery_performance").set_index("order_month")
     row = facts.loc[int(victim["shipment_id"])]
     assert bool(row["has_date_conflict"]) and pd.isna(row["ship_to_deliver_days"])
     assert not row["is_on_time"] and not row["is_delayed"]
@@ -702,10 +705,12 @@ def test_views_match_pandas_on_contradictory_rows(kpi_conn, src):
             "UPDATE sales.shipments SET delivered_date = shipped_date + 1 WHERE order_id = %s",
             (open_order,),
         )
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_delivery_performance")
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_courier_performance")
         modified = read_source(kpi_conn)
         facts = view(kpi_conn, "vw_shipment_facts")
-        monthly = view(kpi_conn, "vw_delivery_performance")
-        couriers = view(kpi_conn, "vw_courier_performance")
+        monthly = view(kpi_conn, "mv_delivery_performance")
+        couriers = view(kpi_conn, "mv_courier_performance")
         pending = view(kpi_conn, "vw_pending_shipments")
     exp_facts = expected_shipment_facts(modified)
     assert exp_facts["has_date_conflict"].sum() == 3
@@ -760,8 +765,8 @@ def test_operations_summary(kpi_conn, src):
 
 def test_operations_summary_agrees_with_views(kpi_conn):
     summary = view(kpi_conn, "mv_operations_summary").iloc[0]
-    monthly = view(kpi_conn, "vw_delivery_performance")
-    couriers = view(kpi_conn, "vw_courier_performance")
+    monthly = view(kpi_conn, "mv_delivery_performance")
+    couriers = view(kpi_conn, "mv_courier_performance")
     for c in AGG_EXACT:
         assert summary[c] == monthly[c].sum() == couriers[c].sum(), c
     pend = view(kpi_conn, "vw_pending_shipments")
@@ -778,8 +783,8 @@ def test_operations_summary_agrees_with_views(kpi_conn):
 
 DATE_COLUMNS = {
     "vw_shipment_facts": "order_date",
-    "vw_delivery_performance": "order_month",
-    "vw_payment_analysis": "payment_month",
+    "mv_delivery_performance": "order_month",
+    "mv_payment_analysis": "payment_month",
     "vw_pending_shipments": "order_date",
 }
 
@@ -853,7 +858,7 @@ def assert_rows_match_view(
 
 def test_export_delivery_performance(kpi_conn, src):
     out = export(kpi_conn, "fn_export_operations_delivery_performance")
-    v = view(kpi_conn, "vw_delivery_performance")
+    v = view(kpi_conn, "mv_delivery_performance")
     months = src.cfg("operations.export_months")
     assert len(out["rows"]) == min(months, len(v))
     assert [r["orderMonth"] for r in out["rows"]] == sorted(r["orderMonth"] for r in out["rows"])
@@ -866,7 +871,7 @@ def test_export_delivery_performance(kpi_conn, src):
 
 def test_export_couriers(kpi_conn, src):
     out = export(kpi_conn, "fn_export_operations_couriers")
-    v = view(kpi_conn, "vw_courier_performance")
+    v = view(kpi_conn, "mv_courier_performance")
     assert len(out["rows"]) == min(len(v), src.cfg("operations.top_n_export"))
     assert [r["rank"] for r in out["rows"]] == list(range(1, len(out["rows"]) + 1))
     assert out["weights"] == {
@@ -882,7 +887,7 @@ def test_export_couriers(kpi_conn, src):
 
 def test_export_returns(kpi_conn, src):
     out = export(kpi_conn, "fn_export_operations_returns")
-    v = view(kpi_conn, "vw_return_analysis")
+    v = view(kpi_conn, "mv_return_analysis")
     n = src.cfg("operations.top_n_export")
     assert len({r["category"] for r in out["rows"]}) == min(n, v["category"].nunique())
     assert max(r["reasonRank"] for r in out["rows"]) <= n
@@ -895,7 +900,7 @@ def test_export_returns(kpi_conn, src):
 
 def test_export_payments(kpi_conn, src):
     out = export(kpi_conn, "fn_export_operations_payments")
-    v = view(kpi_conn, "vw_payment_analysis")
+    v = view(kpi_conn, "mv_payment_analysis")
     assert out["successRateAvailable"] is False and "status" in out["successRateNote"]
     assert all(r["successRatePct"] is None for r in out["rows"])
     assert len({r["paymentMonth"] for r in out["rows"]}) <= src.cfg("operations.export_months")

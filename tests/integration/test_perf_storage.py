@@ -8,7 +8,7 @@ import sqlalchemy.pool as db_pool
 from dagster import DagsterInstance, job, op
 from sqlalchemy import event as sa_event
 
-from retailmart_dagster.runtime import STORAGE_CLASSES, write_dagster_home
+from retailmart_dagster.runtime import STORAGE_CLASSES, storage_password_env, write_dagster_home
 from retailmart_dagster.storage import (
     PooledPostgresEventLogStorage,
     PooledPostgresRunStorage,
@@ -33,9 +33,15 @@ def _two_steps() -> None:
     _step_two(_step_one())
 
 
-def test_instance_uses_pooled_storage_and_runs_a_job(new_database, tmp_path: Path) -> None:  # noqa: ANN001
+def test_instance_uses_pooled_storage_and_runs_a_job(
+    new_database,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     storage_url = new_database("pooled_storage")
     home = write_dagster_home(tmp_path / "dagster_home", storage_url)
+    for name, value in storage_password_env(storage_url).items():
+        monkeypatch.setenv(name, value)  # dagster.yaml reads the password from the environment
     instance = DagsterInstance.from_config(str(home))
     try:
         assert isinstance(instance.run_storage, PooledPostgresRunStorage)

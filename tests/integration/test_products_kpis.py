@@ -50,10 +50,11 @@ STATUS_ORDER = {"Out of Stock": 1, "Low": 2, "Normal": 3, "Overstocked": 4, "Dea
 PRODUCT_OBJECTS = [
     "mv_top_products",
     "mv_product_abc",
+    "mv_product_group_totals",
     "vw_product_abc_summary",
     "vw_category_performance",
     "vw_brand_performance",
-    "vw_inventory_turnover",
+    "mv_inventory_turnover",
     "vw_inventory_status_summary",
 ]
 EXPORTS = [
@@ -463,6 +464,37 @@ def test_brand_performance(kpi_conn, src):
     )
 
 
+def test_product_group_totals(kpi_conn, src):
+    """The shared totals behind vw_category_performance and vw_brand_performance: one row per
+    category and one per brand, each product in exactly one row of each level, orders counted
+    distinct per group (not summed over the group's products)."""
+    actual = view(kpi_conn, "mv_product_group_totals")
+    assert set(actual["level"]) == {"category", "brand"}
+    assert not actual.duplicated(["level", "group_name"]).any()
+    for level in ("category", "brand"):
+        rows = actual[actual["level"] == level].rename(columns={"group_name": level})
+        assert rows["products"].sum() == len(src.products), level
+        expected = expected_group_performance(src, level)
+        assert_matches(
+            rows,
+            expected,
+            [level],
+            exact=GROUP_EXACT,
+            money=["gross_value", "discount_amount", "net_revenue", "avg_rating", "stock_value"],
+            label=f"mv_product_group_totals[{level}]",
+        )
+        assert (rows["period_end"] == src.ref_date).all()
+    brands = actual[actual["level"] == "brand"].rename(columns={"group_name": "brand"})
+    assert_matches(
+        brands,
+        expected_group_performance(src, "brand"),
+        ["brand"],
+        exact=["categories"],
+        other=["category_list"],
+        label="mv_product_group_totals[brand]",
+    )
+
+
 TURNOVER_EXACT = ["units_sold_window", "current_stock", "stores_stocking", "status_order"]
 TURNOVER_MONEY = [
     "daily_velocity",
@@ -476,7 +508,7 @@ TURNOVER_MONEY = [
 
 
 def test_inventory_turnover(kpi_conn, src):
-    actual = view(kpi_conn, "vw_inventory_turnover")
+    actual = view(kpi_conn, "mv_inventory_turnover")
     expected = expected_turnover(src)
     # One row PER PRODUCT, never per product and stock level.
     assert actual["prod_id"].is_unique
@@ -488,7 +520,7 @@ def test_inventory_turnover(kpi_conn, src):
         exact=TURNOVER_EXACT,
         money=TURNOVER_MONEY,
         other=["stock_status"],
-        label="vw_inventory_turnover",
+        label="mv_inventory_turnover",
     )
     n = src.cfg("products.turnover_window_days")
     assert (actual["window_days"] == n).all()
@@ -514,7 +546,8 @@ def test_inventory_turnover_follows_config(kpi_conn, src):
                     "UPDATE analytics.config SET value = %s::jsonb WHERE key = %s",
                     (json.dumps(value), key),
                 )
-        actual = view(kpi_conn, "vw_inventory_turnover")
+            cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_inventory_turnover")
+        actual = view(kpi_conn, "mv_inventory_turnover")
         summary = view(kpi_conn, "vw_inventory_status_summary")
     expected = expected_turnover(src, cfg)
     assert_matches(
@@ -524,7 +557,7 @@ def test_inventory_turnover_follows_config(kpi_conn, src):
         exact=TURNOVER_EXACT,
         money=TURNOVER_MONEY,
         other=["stock_status"],
-        label="vw_inventory_turnover (changed config)",
+        label="mv_inventory_turnover (changed config)",
     )
     assert (actual["window_days"] == 7).all()
     counts = expected["stock_status"].value_counts()
@@ -569,13 +602,13 @@ def test_inventory_units_not_multiplied(kpi_conn, src):
     """Stock is summed once per inventory row: never multiplied by store rows or order lines."""
     true_stock = known_stock(src)["units"].sum()
     top = view(kpi_conn, "mv_top_products")
-    turnover = view(kpi_conn, "vw_inventory_turnover")
+    turnover = view(kpi_conn, "mv_inventory_turnover")
     categories = view(kpi_conn, "vw_category_performance")
     brands = view(kpi_conn, "vw_brand_performance")
     summary = view(kpi_conn, "vw_inventory_status_summary")
     for name, frame, col in [
         ("mv_top_products", top, "current_stock"),
-        ("vw_inventory_turnover", turnover, "current_stock"),
+        ("mv_inventory_turnover", turnover, "current_stock"),
         ("vw_category_performance", categories, "current_stock"),
         ("vw_brand_performance", brands, "current_stock"),
         ("vw_inventory_status_summary", summary, "stock_units"),
@@ -645,9 +678,11 @@ def test_unsold_products_tie_and_are_ranked_by_prod_id(kpi_conn, src):
                 )
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_top_products")
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_abc")
+            cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_group_totals")
+            cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_inventory_turnover")
         top = view(kpi_conn, "mv_top_products").set_index("prod_id")
         abc = view(kpi_conn, "mv_product_abc").set_index("prod_id")
-        turnover = view(kpi_conn, "vw_inventory_turnover").set_index("prod_id")
+        turnover = view(kpi_conn, "mv_inventory_turnover").set_index("prod_id")
         brands = view(kpi_conn, "vw_brand_performance").set_index("brand")
     unsold = sorted(new_ids)
     assert top.loc[unsold, "net_revenue"].eq(0).all() and top.loc[unsold, "units"].eq(0).all()
@@ -708,8 +743,10 @@ def test_orphans_negative_stock_and_future_rows_are_ignored(kpi_conn, src):
                 (neg_store, prod),
             )
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_top_products")
+            cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_group_totals")
+            cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_inventory_turnover")
         top = view(kpi_conn, "mv_top_products").set_index("prod_id")
-        turnover = view(kpi_conn, "vw_inventory_turnover").set_index("prod_id")
+        turnover = view(kpi_conn, "mv_inventory_turnover").set_index("prod_id")
         categories = view(kpi_conn, "vw_category_performance")
     assert unknown_prod not in top.index
     assert top.loc[prod, "review_count"] == top_before.loc[prod, "review_count"]
@@ -738,7 +775,7 @@ def test_integer_division_trap(kpi_conn, src):
     sold = top[top["units"] > 1]
     asp = sold["net_revenue"] / sold["units"]
     assert ((sold["avg_selling_price"] - asp).abs() <= MONEY_TOL).all()
-    t = view(kpi_conn, "vw_inventory_turnover")
+    t = view(kpi_conn, "mv_inventory_turnover")
     # Velocities are fractions of a unit per day, not truncated to whole numbers.
     assert ((t["daily_velocity"] > 0) & (t["daily_velocity"] < 1)).any()
 
@@ -798,7 +835,7 @@ EXPORT_VIEWS: dict[str, tuple[str, str, str, dict[str, str]]] = {
         {},
     ),
     "fn_export_products_inventory_turnover": (
-        "vw_inventory_turnover",
+        "mv_inventory_turnover",
         "prod_id",
         "prodId",
         {"priority": "status_order"},

@@ -16,6 +16,8 @@ import pytest
 from retailmart_dagster.checks.evaluate import (
     CLOCK_SETTING,
     CheckOutcome,
+    _export_snapshot,
+    _siblings,
     clock_value,
     evaluate_checks,
     run_check,
@@ -621,6 +623,52 @@ def test_every_check_passes_on_clean_data(kpi_conn: psycopg.Connection) -> None:
     # Clean data has some normal backlog of open orders: within the tolerated share.
     stuck = next(o for o in outcomes if o.check.name == "timeliness_stuck_open_orders")
     assert 0 < stuck.rate <= config_value("quality.stuck_open_orders_max_rate")
+
+
+def _result(o: CheckOutcome) -> tuple:
+    return (
+        o.check.name,
+        o.severity,
+        o.affected_count,
+        o.total_rows,
+        o.threshold,
+        o.sample_keys,
+        dict(o.details),
+    )
+
+
+def test_checks_shared_among_connections_give_the_one_connection_results(
+    kpi_conn: psycopg.Connection,
+) -> None:
+    clock = dt.datetime.combine(KPI_END_DATE, dt.time(), tzinfo=dt.UTC)
+    checks = list(CHECKS.values())
+    alone = evaluate_checks(kpi_conn, checks, clock, connections=1)
+    shared = evaluate_checks(kpi_conn, checks, clock, connections=3)
+    assert [_result(o) for o in shared] == [_result(o) for o in alone]
+
+
+def test_sibling_connections_read_the_evaluation_snapshot_with_its_clock(kpi_db_url: str) -> None:
+    """The extra connections of an evaluation import the first one's snapshot (same xmin, xmax and
+    in-progress list) and see the run's clock and session settings."""
+    clock = dt.datetime.combine(KPI_END_DATE, dt.time(), tzinfo=dt.UTC)
+    with psycopg.connect(kpi_db_url) as conn:
+        conn.execute("SET statement_timeout = '123s'")
+        conn.commit()
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        mine = conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+        snapshot = _export_snapshot(conn)
+        assert snapshot
+        with _siblings(conn, 2, snapshot, clock) as siblings:
+            assert len(siblings) == 2
+            for sibling in siblings:
+                row = sibling.execute(
+                    "SELECT pg_current_snapshot()::text, current_setting(%s), "
+                    "current_setting('statement_timeout'), current_setting('transaction_isolation'),"
+                    " current_setting('transaction_read_only')",
+                    (CLOCK_SETTING,),
+                ).fetchone()
+                assert row == (mine, clock_value(clock), "123s", "repeatable read", "on")
+        conn.rollback()
 
 
 def test_the_full_job_evaluated_every_check_on_the_source_tables(kpi_run, kpi_conn) -> None:  # noqa: ANN001

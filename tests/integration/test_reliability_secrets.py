@@ -14,7 +14,12 @@ from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
 
 from retailmart_dagster.cli import failure_lines
-from retailmart_dagster.runtime import dagster_yaml
+from retailmart_dagster.runtime import (
+    STORAGE_PASSWORD_ENV,
+    dagster_yaml,
+    storage_password_env,
+    write_dagster_home,
+)
 from tests.conftest import materialize_all
 
 pytestmark = pytest.mark.integration
@@ -88,10 +93,23 @@ def test_a_run_against_a_dead_database_leaks_no_password(tmp_path: Path) -> None
     assert DB_SECRET not in "\n".join(lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime.py writes the Dagster storage password into dagster.yaml, which the Dagster UI "
-    "shows (Deployment > Configuration: instance.info_str()); it should be {env: VAR}",
-)
-def test_dagster_instance_config_holds_no_password() -> None:
+def test_dagster_instance_config_holds_no_password(
+    new_database,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """dagster.yaml reads the storage password from the environment: the Dagster UI shows the
+    instance config (Deployment > Configuration: instance.info_str()), which must hold no secret."""
     assert DB_SECRET not in dagster_yaml(f"postgresql://dagster:{DB_SECRET}@127.0.0.1:5432/dagster")
+    storage_url = new_database("secret_storage")
+    password = _password(storage_url)
+    home = write_dagster_home(tmp_path / "dagster_home", storage_url)
+    assert password not in (home / "dagster.yaml").read_text()
+    assert storage_password_env(storage_url) == {STORAGE_PASSWORD_ENV: password}
+    monkeypatch.setenv(STORAGE_PASSWORD_ENV, password)
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        assert instance.get_runs() == []  # the instance works: it found the password
+        assert password not in instance.info_str()
+    finally:
+        instance.dispose()

@@ -40,16 +40,16 @@ from tests.kpi_support import (
 pytestmark = pytest.mark.integration
 
 SALES_OBJECTS = [
-    "vw_daily_sales_summary",
+    "mv_daily_sales_summary",
     "vw_sales_recent_trend",
     "mv_monthly_sales_dashboard",
     "mv_executive_summary",
     "vw_sales_by_day_of_week",
-    "vw_sales_by_payment_mode",
+    "mv_sales_by_payment_mode",
     "vw_quarterly_sales",
     "vw_weekend_vs_weekday",
     "vw_hourly_sales_pattern",
-    "vw_sales_returns_analysis",
+    "mv_sales_returns_analysis",
 ]
 EXPORTS = [
     "fn_export_sales_daily_summary",
@@ -373,7 +373,7 @@ def expected_returns(s: Source) -> pd.DataFrame:
 
 
 def test_daily_sales_summary(kpi_conn, src):
-    actual = view(kpi_conn, "vw_daily_sales_summary")
+    actual = view(kpi_conn, "mv_daily_sales_summary")
     expected = expected_daily(src)
     assert len(actual) == len(expected) == (src.ref_date - src.first_date).days + 1
     assert_matches(
@@ -383,7 +383,7 @@ def test_daily_sales_summary(kpi_conn, src):
         exact=["orders", "customers", "items"],
         money=["list_value", "discount_amount", "revenue", "refunds", "net_revenue", "aov"],
         other=["is_weekend", "day_name"],
-        label="vw_daily_sales_summary",
+        label="mv_daily_sales_summary",
     )
     # Zero-sales days inside the range are real rows of zeros (AOV NULL, not 0).
     zero = actual[actual["orders"] == 0]
@@ -488,14 +488,14 @@ def test_sales_by_day_of_week(kpi_conn, src):
 
 
 def test_sales_by_payment_mode(kpi_conn, src):
-    actual = view(kpi_conn, "vw_sales_by_payment_mode")
+    actual = view(kpi_conn, "mv_sales_by_payment_mode")
     assert_matches(
         actual,
         expected_payment_modes(src),
         ["payment_mode"],
         exact=["payments", "orders"],
         money=["amount_paid", "amount_share_pct", "avg_payment"],
-        label="vw_sales_by_payment_mode",
+        label="mv_sales_by_payment_mode",
     )
 
 
@@ -528,14 +528,14 @@ def test_weekend_vs_weekday(kpi_conn, src):
 
 
 def test_returns_analysis(kpi_conn, src):
-    actual = view(kpi_conn, "vw_sales_returns_analysis")
+    actual = view(kpi_conn, "mv_sales_returns_analysis")
     assert_matches(
         actual,
         expected_returns(src),
         ["return_month", "reason"],
         exact=["returns", "returned_orders", "base_orders"],
         money=["refund_amount", "return_rate_pct"],
-        label="vw_sales_returns_analysis",
+        label="mv_sales_returns_analysis",
     )
 
 
@@ -563,12 +563,12 @@ def test_hourly_pattern_is_empty_with_reason(kpi_conn, src):
 # --------------------------------------------------------------------------------------------------
 
 DATE_COLUMNS = {
-    "vw_daily_sales_summary": "sales_date",
+    "mv_daily_sales_summary": "sales_date",
     "vw_sales_recent_trend": "sales_date",
     "mv_monthly_sales_dashboard": "month_start",
     "mv_executive_summary": "period_end",
     "vw_quarterly_sales": "quarter_start",
-    "vw_sales_returns_analysis": "return_month",
+    "mv_sales_returns_analysis": "return_month",
 }
 
 
@@ -584,7 +584,7 @@ def test_no_row_after_reference_date(kpi_conn, src, obj):
     col = DATE_COLUMNS[obj]
     assert not actual.empty, f"{obj} is empty"
     assert (actual[col] <= src.ref_date).all(), f"{obj}.{col} has rows after the reference date"
-    if obj in ("vw_daily_sales_summary", "vw_sales_recent_trend"):
+    if obj in ("mv_daily_sales_summary", "vw_sales_recent_trend"):
         assert actual[col].max() == src.ref_date
 
 
@@ -610,7 +610,7 @@ def test_fan_out_trap(kpi_conn, src):
     fanned = src.sales_orders.merge(src.items, on="order_id")["total_amount"].sum()
     if fanned > true_revenue + 1:  # the data has multi-line orders: the trap is real
         assert abs(monthly["revenue"].sum() - fanned) > 1
-    daily = view(kpi_conn, "vw_daily_sales_summary")
+    daily = view(kpi_conn, "mv_daily_sales_summary")
     assert abs(daily["revenue"].sum() - true_revenue) <= MONEY_TOL
     exe = view(kpi_conn, "mv_executive_summary").set_index("period")
     assert abs(exe.loc["all_time", "revenue"] - true_revenue) <= MONEY_TOL
@@ -643,7 +643,7 @@ def test_excluded_statuses_do_not_count(kpi_conn, src):
 
 # export -> (view, view key column, export key field, field -> view column overrides)
 EXPORT_VIEWS: dict[str, tuple[str, str, str, dict[str, str]]] = {
-    "fn_export_sales_daily_summary": ("vw_daily_sales_summary", "sales_date", "date", {}),
+    "fn_export_sales_daily_summary": ("mv_daily_sales_summary", "sales_date", "date", {}),
     "fn_export_sales_recent_trend": ("vw_sales_recent_trend", "sales_date", "date", {}),
     "fn_export_sales_monthly": ("mv_monthly_sales_dashboard", "month_start", "monthStart", {}),
     "fn_export_sales_executive_summary": ("mv_executive_summary", "period", "period", {}),
@@ -654,14 +654,14 @@ EXPORT_VIEWS: dict[str, tuple[str, str, str, dict[str, str]]] = {
         {"isoDayOfWeek": "iso_dow"},
     ),
     "fn_export_sales_payment_modes": (
-        "vw_sales_by_payment_mode",
+        "mv_sales_by_payment_mode",
         "payment_mode",
         "paymentMode",
         {},
     ),
     "fn_export_sales_quarterly": ("vw_quarterly_sales", "quarter_start", "quarterStart", {}),
     "fn_export_sales_weekend_vs_weekday": ("vw_weekend_vs_weekday", "day_type", "dayType", {}),
-    "fn_export_sales_returns": ("vw_sales_returns_analysis", "return_month", "returnMonth", {}),
+    "fn_export_sales_returns": ("mv_sales_returns_analysis", "return_month", "returnMonth", {}),
 }
 
 
@@ -687,13 +687,13 @@ def test_export_rows_match_view(kpi_conn, src, fn):
     view_name, key_col, key_field, overrides = EXPORT_VIEWS[fn]
     out = export(kpi_conn, fn)
     v = view(kpi_conn, view_name)
-    if view_name == "vw_sales_returns_analysis":
+    if view_name == "mv_sales_returns_analysis":
         v = v.set_index(["return_month", "reason"])
     else:
         v = v.set_index(key_col)
     assert out["rows"], f"{fn}: no rows"
     for row in out["rows"]:
-        if view_name == "vw_sales_returns_analysis":
+        if view_name == "mv_sales_returns_analysis":
             vrow = v.loc[(pd.Timestamp(row["returnMonth"]), row["reason"])]
         else:
             k = row[key_field]

@@ -52,7 +52,7 @@ TIERS = ["Top Performer", "Above Average", "Below Average", "Underperformer"]
 
 STORE_OBJECTS = [
     "mv_store_performance",
-    "vw_regional_performance",
+    "mv_regional_performance",
     "vw_store_inventory_status",
     "vw_employee_distribution",
 ]
@@ -388,7 +388,7 @@ def test_store_tiers_follow_config(kpi_conn, src):
 
 
 def test_regional_performance(kpi_conn, src):
-    actual = view(kpi_conn, "vw_regional_performance")
+    actual = view(kpi_conn, "mv_regional_performance")
     st = expected_store_performance(src)
     g = st.groupby("region").agg(
         stores=("store_id", "size"),
@@ -436,7 +436,7 @@ def test_regional_performance(kpi_conn, src):
             "revenue_per_store",
             "revenue_per_employee",
         ],
-        label="vw_regional_performance",
+        label="mv_regional_performance",
     )
 
 
@@ -551,8 +551,9 @@ def test_cost_of_goods_not_available_is_null(kpi_conn, src):
                 (categories,),
             )
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_store_performance")
+            cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_regional_performance")
         after = view(kpi_conn, "mv_store_performance").set_index("store_id").sort_index()
-        regions = view(kpi_conn, "vw_regional_performance")
+        regions = view(kpi_conn, "mv_regional_performance")
         out = export(kpi_conn, "fn_export_stores_rankings")
     assert after["cost_of_goods"].isna().all()
     assert after["gross_profit"].isna().all() and after["gross_margin_pct"].isna().all()
@@ -576,7 +577,7 @@ def test_payroll_is_monthly_salary_times_months(kpi_conn, src):
 
 
 def test_regional_margin_is_revenue_weighted(kpi_conn, src):
-    regions = view(kpi_conn, "vw_regional_performance").set_index("region")
+    regions = view(kpi_conn, "mv_regional_performance").set_index("region")
     stores = view(kpi_conn, "mv_store_performance")
     differs = 0
     for region, g in stores.groupby("region"):
@@ -590,7 +591,7 @@ def test_regional_margin_is_revenue_weighted(kpi_conn, src):
 
 
 def test_regional_customers_counted_once(kpi_conn, src):
-    regions = view(kpi_conn, "vw_regional_performance").set_index("region")
+    regions = view(kpi_conn, "mv_regional_performance").set_index("region")
     stores = view(kpi_conn, "mv_store_performance")
     store_sum = stores.groupby("region")["customers"].sum()
     assert (regions["customers"] <= store_sum.reindex(regions.index)).all()
@@ -605,7 +606,7 @@ def test_ranks_are_unique(kpi_conn, src):
     sp = view(kpi_conn, "mv_store_performance")
     for col in ("revenue_rank", "profit_rank", "margin_rank"):
         assert sorted(sp[col]) == list(range(1, len(sp) + 1)), col
-    reg = view(kpi_conn, "vw_regional_performance")
+    reg = view(kpi_conn, "mv_regional_performance")
     assert sorted(reg["revenue_rank"]) == list(range(1, len(reg) + 1))
     # Tiers follow the profit ranking: never a better tier for a lower-ranked store.
     tier_index = sp["performance_tier"].map({t: i for i, t in enumerate(TIERS)})
@@ -687,7 +688,7 @@ def test_export_rankings(kpi_conn, src):
 
 def test_export_regional(kpi_conn, src):
     out = export(kpi_conn, "fn_export_stores_regional")
-    v = view(kpi_conn, "vw_regional_performance").set_index("region")
+    v = view(kpi_conn, "mv_regional_performance").set_index("region")
     assert len(out["rows"]) == min(len(v), src.cfg("stores.top_n_export"))
     assert [r["rank"] for r in out["rows"]] == list(range(1, len(out["rows"]) + 1))
     rows = [

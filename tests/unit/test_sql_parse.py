@@ -159,3 +159,41 @@ def test_setup_table_must_be_idempotent(tmp_path: Path) -> None:
     path = write(tmp_path, "setup", "log_u", "CREATE TABLE analytics.log_u (id int);")
     with pytest.raises(SqlFileError, match="IF NOT EXISTS"):
         parse_sql_file(path, tmp_path)
+
+
+def test_fact_table_kind_separates_ddl_from_load(tmp_path: Path) -> None:
+    from retailmart_dagster.assets.sql_parse import FACT_TABLE
+
+    path = write(
+        tmp_path,
+        "facts",
+        "fact_x",
+        "CREATE TABLE analytics.fact_x (id int PRIMARY KEY, d date);\n"
+        "CREATE INDEX ix_fact_x_d ON analytics.fact_x (d);\n"
+        "CREATE TEMP TABLE pg_temp.fact_x_changed ON COMMIT DROP AS\n"
+        "  SELECT o.order_date AS day FROM sales.orders AS o GROUP BY o.order_date;\n"
+        "DELETE FROM analytics.fact_x AS f USING pg_temp.fact_x_changed AS c WHERE f.d = c.day;\n"
+        "INSERT INTO analytics.fact_x SELECT o.order_id, o.order_date FROM sales.orders AS o\n"
+        "  JOIN pg_temp.fact_x_changed AS c ON c.day = o.order_date;",
+    )
+    obj = parse_sql_file(path, tmp_path)
+    assert obj.kind == FACT_TABLE
+    assert obj.creates == {("analytics", "fact_x")}
+    # Scratch tables in pg_temp are not lineage; the fact itself is not its own dependency.
+    assert obj.references == {("sales", "orders")}
+    # The load runs on every build: no DDL of the fact in it, every load statement in order.
+    assert "CREATE TABLE analytics.fact_x" not in obj.load_sql
+    assert "CREATE INDEX" not in obj.load_sql
+    load = obj.load_sql
+    assert load.index("CREATE TEMP TABLE") < load.index("DELETE FROM") < load.index("INSERT INTO")
+
+
+def test_a_table_with_if_not_exists_and_inserts_is_setup_not_a_fact(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "setup",
+        "cfg",
+        "CREATE TABLE IF NOT EXISTS analytics.cfg (k text PRIMARY KEY);\n"
+        "INSERT INTO analytics.cfg VALUES ('a') ON CONFLICT DO NOTHING;",
+    )
+    assert parse_sql_file(path, tmp_path).kind != "fact_table"

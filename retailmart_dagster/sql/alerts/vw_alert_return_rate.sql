@@ -2,7 +2,7 @@
 -- come back far more often than usual?
 -- One row (one alert) per product category whose return rate exceeds config
 -- alerts.return_rate_threshold_pct. The rate is the Operations domain's
--- (analytics.vw_return_analysis's category counts: delivered orders with a return of a product of
+-- (analytics.mv_return_analysis's category counts: delivered orders with a return of a product of
 -- the category / delivered orders with a line of the category, distinct orders, returns and orders
 -- dated up to the reference date). Categories with fewer than config
 -- alerts.return_rate_min_delivered_orders delivered orders are not judged (a handful of orders gives
@@ -12,7 +12,7 @@
 -- Owner: Business alerts
 -- Refresh: daily
 -- KPI return_rate_pct: category_returned_orders / delivered_orders * 100, recomputed unrounded from
---   vw_return_analysis's counts for the comparison (shown rounded to 2 decimals)
+--   mv_return_analysis's counts for the comparison (shown rounded to 2 decimals)
 -- KPI metric_value: return_rate_pct; threshold_value: alerts.return_rate_threshold_pct
 -- KPI urgency: return_rate_pct / return_rate_threshold_pct
 CREATE VIEW analytics.vw_alert_return_rate AS
@@ -31,7 +31,7 @@ analysis AS MATERIALIZED (
         r.delivered_orders,
         r.category_returned_orders,
         r.category_refund_amount
-    FROM analytics.vw_return_analysis AS r
+    FROM analytics.mv_return_analysis AS r
 ),
 
 categories AS (

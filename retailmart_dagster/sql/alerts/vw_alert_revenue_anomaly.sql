@@ -4,7 +4,7 @@
 -- reference date (the reference date and the N-1 days before it) whose revenue is below config
 -- alerts.revenue_anomaly_share of its baseline: the average revenue of the config
 -- alerts.revenue_baseline_days calendar days just before it. Daily revenue comes from
--- analytics.vw_daily_sales_summary (sales orders, order grain, one row per calendar day: a day without
+-- analytics.mv_daily_sales_summary (sales orders, order grain, one row per calendar day: a day without
 -- sales is a 0 in the baseline, never skipped). A day whose baseline is not complete (fewer previous
 -- days in the data than the baseline needs) or is 0 is not judged.
 -- Severity: critical below config alerts.revenue_anomaly_critical_share of the baseline, else warning.
@@ -31,7 +31,7 @@ daily AS MATERIALIZED (
         d.sales_date,
         d.orders,
         d.revenue
-    FROM analytics.vw_daily_sales_summary AS d
+    FROM analytics.mv_daily_sales_summary AS d
     CROSS JOIN params AS p
     WHERE d.sales_date > p.ref_date - (p.check_days + p.baseline_days)
 ),

@@ -1,9 +1,11 @@
 -- analytics.mv_customer_lifetime_value: what is each customer worth, and are they still buying?
 -- One row per customer of customers.customers (every customer exactly once, buyers or not), as of the
 -- reference date (analytics.fn_reference_date()). Sales orders = orders whose order_status is not in
--- config sales.excluded_order_statuses, dated on or before the reference date. Orders, refunds, reviews
--- and loyalty points are each aggregated per customer in their own CTE and joined only after (no
--- fan-out). Customers without sales orders are kept with status 'Never Purchased', tier 'No Purchase'
+-- config sales.excluded_order_statuses, dated on or before the reference date. Orders and refunds are
+-- read from the order-grain fact analytics.fact_orders (one row per order with the sum of its returns'
+-- refund_amount, so one scan and no join to sales.returns); orders with refunds, reviews and loyalty
+-- points are each aggregated per customer in their own CTE and joined only after (no fan-out).
+-- Customers without sales orders are kept with status 'Never Purchased', tier 'No Purchase'
 -- and zero orders/revenue. A customer's location and demographics are those of customers.customers.
 -- Question: How much has each customer bought, how recently, and which value tier and status do they have?
 -- Owner: Customer analytics
@@ -65,36 +67,21 @@ age_groups AS (
     FROM age_bands AS ab
 ),
 
-sales_orders AS (
-    SELECT
-        o.order_id,
-        o.cust_id,
-        o.order_date,
-        o.total_amount
-    FROM sales.orders AS o
-    CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
-      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
-),
-
 orders_by_customer AS (
+    -- order grain: fact_orders has one row per order, its refunds already summed per order
     SELECT
-        so.cust_id,
+        f.cust_id,
         count(*) AS orders,
-        coalesce(sum(so.total_amount), 0) AS revenue,
-        min(so.order_date) AS first_order_date,
-        max(so.order_date) AS last_order_date
-    FROM sales_orders AS so
-    GROUP BY so.cust_id
-),
-
-refunds_by_customer AS (
-    SELECT
-        so.cust_id,
-        coalesce(sum(r.refund_amount), 0) AS refunds
-    FROM sales.returns AS r
-    JOIN sales_orders AS so ON so.order_id = r.order_id
-    GROUP BY so.cust_id
+        coalesce(sum(f.total_amount), 0) AS revenue,
+        coalesce(sum(f.refund_amount), 0) AS refunds,
+        min(f.order_date) AS first_order_date,
+        max(f.order_date) AS last_order_date
+    FROM analytics.fact_orders AS f
+    CROSS JOIN params AS p
+    WHERE f.order_date <= p.ref_date
+      AND f.cust_id IS NOT NULL
+      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
+    GROUP BY f.cust_id
 ),
 
 reviews_by_customer AS (
@@ -120,7 +107,7 @@ customer_base AS (
         c.join_date,
         coalesce(o.orders, 0) AS orders,
         coalesce(o.revenue, 0) AS revenue,
-        coalesce(rf.refunds, 0) AS refunds,
+        coalesce(o.refunds, 0) AS refunds,
         o.first_order_date,
         o.last_order_date,
         p.ref_date - o.last_order_date AS days_since_last_order,
@@ -132,7 +119,6 @@ customer_base AS (
     FROM customers.customers AS c
     CROSS JOIN params AS p
     LEFT JOIN orders_by_customer AS o ON o.cust_id = c.cust_id
-    LEFT JOIN refunds_by_customer AS rf ON rf.cust_id = c.cust_id
     LEFT JOIN customers.loyalty_points AS lp ON lp.cust_id = c.cust_id
     LEFT JOIN reviews_by_customer AS rv ON rv.cust_id = c.cust_id
 )

@@ -4,6 +4,8 @@
 -- segment from analytics.mv_customer_rfm. Risk is measured against a churn window per value tier:
 -- config customers.churn_days_platinum, customers.churn_days_gold, and customers.churn_days_standard
 -- for Silver and Bronze (high-value customers buy more often, so their silence counts sooner).
+-- Risk level and priority are computed once per customer in a MATERIALIZED CTE: inlined, the sort key
+-- and the action CASE re-evaluated the risk expressions for every comparison.
 -- Question: Which customers who have bought from us are at risk of churning, and whom do we contact first?
 -- Owner: Customer analytics
 -- Refresh: daily
@@ -71,7 +73,7 @@ assessed AS (
     FROM buyers AS b
 ),
 
-prioritized AS (
+prioritized AS MATERIALIZED (
     SELECT
         a.*,
         100 * least(a.risk_ratio_raw / nullif(a.critical_ratio, 0), 1)

@@ -3,7 +3,8 @@
 -- analytics.mv_customer_lifetime_value (revenue = sum(orders.total_amount) of sales orders, order grain)
 -- with their RFM segment from analytics.mv_customer_rfm. Only customers with sales orders can appear.
 -- Ranked by revenue DESC, then orders DESC, then cust_id, so ties are broken deterministically and the
--- limit always returns exactly min(N, buyers) rows.
+-- limit always returns exactly min(N, buyers) rows. Only the first N are sorted (top-N sort), the
+-- revenue of all buyers is summed separately.
 -- Question: Who are our top customers by lifetime revenue, and are they still active?
 -- Owner: Customer analytics
 -- Refresh: daily
@@ -19,20 +20,28 @@ WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_int('customers.top_customers_limit') AS top_n
 ),
 
-ranked AS (
-    SELECT
-        l.*,
-        row_number() OVER (ORDER BY l.revenue DESC, l.orders DESC, l.cust_id) AS revenue_rank,
-        sum(l.revenue) OVER () AS total_revenue
+totals AS (
+    SELECT sum(l.revenue) AS total_revenue
     FROM analytics.mv_customer_lifetime_value AS l
     WHERE l.orders > 0
 ),
 
+top_buyers AS (
+    -- the first N in rank order (a bounded top-N sort instead of ranking every buyer)
+    SELECT l.*
+    FROM analytics.mv_customer_lifetime_value AS l
+    WHERE l.orders > 0
+    ORDER BY l.revenue DESC, l.orders DESC, l.cust_id
+    LIMIT (SELECT greatest(p.top_n, 0) FROM params AS p)
+),
+
 top AS (
-    SELECT r.*
-    FROM ranked AS r
-    CROSS JOIN params AS p
-    WHERE r.revenue_rank <= p.top_n
+    SELECT
+        b.*,
+        row_number() OVER (ORDER BY b.revenue DESC, b.orders DESC, b.cust_id) AS revenue_rank,
+        tt.total_revenue
+    FROM top_buyers AS b
+    CROSS JOIN totals AS tt
 )
 
 SELECT

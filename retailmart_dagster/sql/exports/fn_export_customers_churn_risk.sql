@@ -1,13 +1,13 @@
 -- analytics.fn_export_customers_churn_risk(): churn risk summary and the riskiest customers as JSON.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "churnDays": {...}, "rows": [...], "riskiest": [...]},
--- rows = analytics.vw_churn_risk_summary (one row per risk level x value tier, at most 4 x 4), ordered by
+-- rows = analytics.mv_churn_risk_summary (one row per risk level x value tier, at most 4 x 4), ordered by
 -- risk level (Critical first) then tier; riskiest = the first N customers of analytics.vw_churn_risk by
 -- priority_rank (N = config customers.export_top_n), so the file stays small at any scale.
 -- churnDays = the configured churn window per tier. period = first sales order date .. reference date.
 -- Question: How much customer value is at risk and which customers do we contact first (dashboard file)?
 -- Owner: Customer analytics
 -- Refresh: daily
--- KPI rows: one object per risk level and tier with riskLevel, valueTier, churnDays, customers, customerSharePct, revenueAtRisk, revenueSharePct, avgDaysSinceLastOrder, avgPriorityScore (definitions in vw_churn_risk_summary)
+-- KPI rows: one object per risk level and tier with riskLevel, valueTier, churnDays, customers, customerSharePct, revenueAtRisk, revenueSharePct, avgDaysSinceLastOrder, avgPriorityScore (definitions in mv_churn_risk_summary)
 -- KPI riskiest: one object per customer with priorityRank, custId, fullName, city, state, valueTier, customerStatus, rfmSegment, orders, revenue, lastOrderDate, daysSinceLastOrder, churnDays, riskRatio, riskLevel, priorityScore, recommendedAction (definitions in vw_churn_risk)
 CREATE OR REPLACE FUNCTION analytics.fn_export_customers_churn_risk()
 RETURNS json
@@ -35,7 +35,7 @@ AS $$
 
     summary AS (
         SELECT s.*
-        FROM analytics.vw_churn_risk_summary AS s
+        FROM analytics.mv_churn_risk_summary AS s
         ORDER BY s.risk_level_order, s.value_tier_order
     ),
 

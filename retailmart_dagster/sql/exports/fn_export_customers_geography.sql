@@ -2,7 +2,7 @@
 -- Shape: {"referenceDate", "period": {"from", "to"}, "rows": [...], "states": [...]}, rows = the first N
 -- cities of analytics.vw_customer_geography by city_rank, states = the first N states by state_rank
 -- (N = config customers.export_top_n), so the file stays small at any scale. period = first sales order
--- date .. reference date.
+-- date .. reference date. The view is read once (a MATERIALIZED CTE).
 -- Question: Which cities and states bring the most customer revenue (dashboard file)?
 -- Owner: Customer analytics
 -- Refresh: daily
@@ -29,9 +29,15 @@ AS $$
         FROM params AS p
     ),
 
-    cities AS (
+    geography AS MATERIALIZED (
+        -- the view is computed once: the city rows and the state sums both read this
         SELECT g.*
         FROM analytics.vw_customer_geography AS g
+    ),
+
+    cities AS (
+        SELECT g.*
+        FROM geography AS g
         CROSS JOIN bounds AS b
         WHERE g.city_rank <= b.top_n
     ),
@@ -46,7 +52,7 @@ AS $$
             sum(g.orders) AS orders,
             sum(g.revenue) AS revenue,
             sum(sum(g.revenue)) OVER () AS total_revenue
-        FROM analytics.vw_customer_geography AS g
+        FROM geography AS g
         GROUP BY g.state, g.state_rank
     ),
 

@@ -1,11 +1,11 @@
 -- analytics.fn_export_customers_new_vs_returning(): new vs returning customers by month as JSON.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "rows": [...]}, rows = the last M months of
--- analytics.vw_new_vs_returning_customers ending with the reference month (M = config
+-- analytics.mv_new_vs_returning_customers ending with the reference month (M = config
 -- customers.export_months), oldest first.
 -- Question: How many customers each month are new and how many return (dashboard file)?
 -- Owner: Customer analytics
 -- Refresh: daily
--- KPI rows: one object per month with monthStart, year, month, isPartialMonth, newCustomers, returningCustomers, activeCustomers, newCustomerOrders, returningCustomerOrders, newCustomerRevenue, returningCustomerRevenue, returningCustomerPct, returningRevenueSharePct, newCustomerAov, returningCustomerAov (definitions in vw_new_vs_returning_customers)
+-- KPI rows: one object per month with monthStart, year, month, isPartialMonth, newCustomers, returningCustomers, activeCustomers, newCustomerOrders, returningCustomerOrders, newCustomerRevenue, returningCustomerRevenue, returningCustomerPct, returningRevenueSharePct, newCustomerAov, returningCustomerAov (definitions in mv_new_vs_returning_customers)
 CREATE OR REPLACE FUNCTION analytics.fn_export_customers_new_vs_returning()
 RETURNS json
 LANGUAGE sql
@@ -19,7 +19,7 @@ AS $$
 
     selected AS (
         SELECT n.*
-        FROM analytics.vw_new_vs_returning_customers AS n
+        FROM analytics.mv_new_vs_returning_customers AS n
         CROSS JOIN params AS p
         WHERE n.month_start > date_trunc('month', p.ref_date) - make_interval(months => p.export_months)
           AND n.month_start <= p.ref_date

@@ -2,7 +2,7 @@
 -- Shape: {"referenceDate", "period": {"from", "to"}, "attribution": {"method", "windowDays"},
 -- "rows": [...]}, rows = the N campaigns of analytics.vw_campaign_performance with the largest spend
 -- (then campaign_id), N = config marketing.top_n_export; period = first campaign start .. reference
--- date. Budget is the campaign's own budget, counted once.
+-- date. Budget is the campaign's own budget, counted once. The view is read once (a MATERIALIZED CTE).
 -- Question: Which campaigns stay within budget, convert clicks cheaply, and return their spend?
 -- Owner: Marketing analytics
 -- Refresh: daily
@@ -19,11 +19,17 @@ AS $$
             analytics.fn_config_int('marketing.top_n_export') AS top_n
     ),
 
+    campaigns AS MATERIALIZED (
+        -- the view is computed once: rows and period both read this
+        SELECT c.*
+        FROM analytics.vw_campaign_performance AS c
+    ),
+
     selected AS (
         SELECT
             c.*,
             row_number() OVER (ORDER BY c.spend DESC, c.campaign_id) AS rank
-        FROM analytics.vw_campaign_performance AS c
+        FROM campaigns AS c
         ORDER BY c.spend DESC, c.campaign_id
         LIMIT (SELECT p.top_n FROM params AS p)
     )
@@ -32,7 +38,7 @@ AS $$
         'referenceDate', to_char(p.ref_date, 'YYYY-MM-DD'),
         'period', json_build_object(
             'from', to_char(
-                (SELECT min(c.start_date) FROM analytics.vw_campaign_performance AS c),
+                (SELECT min(c.start_date) FROM campaigns AS c),
                 'YYYY-MM-DD'
             ),
             'to', to_char(p.ref_date, 'YYYY-MM-DD')

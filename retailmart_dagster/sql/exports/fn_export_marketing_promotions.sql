@@ -1,14 +1,14 @@
 -- analytics.fn_export_marketing_promotions(): promotion effectiveness as JSON for the dashboard.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "baselineWindowDays", "summary": {"promotions",
 -- "promotionFreeBaselines", "fallbackBaselines", "positiveUplift"}, "rows": [...]}; summary counts
--- ALL promotions of analytics.vw_promotion_effectiveness, rows = the N with the highest revenue
+-- ALL promotions of analytics.mv_promotion_effectiveness, rows = the N with the highest revenue
 -- uplift (NULL last, then promo_id), N = config marketing.top_n_export; period = first order date ..
 -- reference date.
 -- Question: Do promotion days sell more than comparable days, and how much do overlaps blur that?
 -- Owner: Marketing analytics
 -- Refresh: daily
 -- KPI summary: promotions analysed; how many have a promotion-free baseline or the fallback; how many show a positive revenue uplift
--- KPI rows: one object per promotion with rank, promoId, promoName, startDate, endDate, discountPercent, promoDays, promoAvgDailyRevenue, baselineBasis, baselineDays, baselineAvgDailyRevenue, revenueUpliftPct, ordersUpliftPct, overlappingPromotions, avgActivePromotionsPromoDays, avgActivePromotionsBaselineDays (definitions in vw_promotion_effectiveness)
+-- KPI rows: one object per promotion with rank, promoId, promoName, startDate, endDate, discountPercent, promoDays, promoAvgDailyRevenue, baselineBasis, baselineDays, baselineAvgDailyRevenue, revenueUpliftPct, ordersUpliftPct, overlappingPromotions, avgActivePromotionsPromoDays, avgActivePromotionsBaselineDays (definitions in mv_promotion_effectiveness)
 CREATE OR REPLACE FUNCTION analytics.fn_export_marketing_promotions()
 RETURNS json
 LANGUAGE sql
@@ -38,7 +38,7 @@ AS $$
             count(*) FILTER (WHERE pe.baseline_basis = 'promotion_free') AS promotion_free,
             count(*) FILTER (WHERE pe.baseline_basis = 'without_this_promotion') AS fallback,
             count(*) FILTER (WHERE pe.revenue_uplift_pct > 0) AS positive_uplift
-        FROM analytics.vw_promotion_effectiveness AS pe
+        FROM analytics.mv_promotion_effectiveness AS pe
     ),
 
     selected AS (
@@ -47,7 +47,7 @@ AS $$
             row_number() OVER (
                 ORDER BY pe.revenue_uplift_pct DESC NULLS LAST, pe.promo_id
             ) AS rank
-        FROM analytics.vw_promotion_effectiveness AS pe
+        FROM analytics.mv_promotion_effectiveness AS pe
         ORDER BY pe.revenue_uplift_pct DESC NULLS LAST, pe.promo_id
         LIMIT (SELECT b.top_n FROM bounds AS b)
     )

@@ -1,11 +1,11 @@
 -- analytics.fn_export_operations_couriers(): the courier comparison as JSON for the dashboard.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "slaDays", "weights": {"onTime", "speed"},
--- "rows": [...]}, rows = analytics.vw_courier_performance by courier_rank (best first), at most
+-- "rows": [...]}, rows = analytics.mv_courier_performance by courier_rank (best first), at most
 -- config operations.top_n_export rows; period = first order date .. reference date.
 -- Question: Which couriers deliver fastest and most reliably, and how do they rank?
 -- Owner: Operations analytics
 -- Refresh: daily
--- KPI rows: one object per courier with rank, courierName, shipments, volumeSharePct, delivered, inTransit, onTime, delayed, onTimePct, delayedPct, avgOrderToShipDays, avgShipToDeliverDays, avgOrderToDeliverDays, speedIndex, compositeScore (definitions in vw_courier_performance)
+-- KPI rows: one object per courier with rank, courierName, shipments, volumeSharePct, delivered, inTransit, onTime, delayed, onTimePct, delayedPct, avgOrderToShipDays, avgShipToDeliverDays, avgOrderToDeliverDays, speedIndex, compositeScore (definitions in mv_courier_performance)
 CREATE OR REPLACE FUNCTION analytics.fn_export_operations_couriers()
 RETURNS json
 LANGUAGE sql
@@ -33,7 +33,7 @@ AS $$
 
     selected AS (
         SELECT c.*
-        FROM analytics.vw_courier_performance AS c
+        FROM analytics.mv_courier_performance AS c
         ORDER BY c.courier_rank
         LIMIT (SELECT b.top_n FROM bounds AS b)
     )

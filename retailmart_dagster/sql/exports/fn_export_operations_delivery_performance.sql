@@ -1,11 +1,11 @@
 -- analytics.fn_export_operations_delivery_performance(): monthly delivery performance as JSON.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "slaDays", "rows": [...]}, rows = the last M
--- order months of analytics.vw_delivery_performance ending with the reference month (M = config
+-- order months of analytics.mv_delivery_performance ending with the reference month (M = config
 -- operations.export_months), oldest first. Numbers rounded to 2 decimals, dates as ISO strings.
 -- Question: Are orders shipped and delivered within the delivery SLA, month by month?
 -- Owner: Operations analytics
 -- Refresh: daily
--- KPI rows: one object per order month with orderMonth, year, month, orders, ordersShipped, shipments, delivered, inTransit, onTime, delayed, assessed, dateConflicts, onTimePct, delayedPct, deliveredOnTimePct, avgOrderToShipDays, avgShipToDeliverDays, avgOrderToDeliverDays (definitions in vw_delivery_performance)
+-- KPI rows: one object per order month with orderMonth, year, month, orders, ordersShipped, shipments, delivered, inTransit, onTime, delayed, assessed, dateConflicts, onTimePct, delayedPct, deliveredOnTimePct, avgOrderToShipDays, avgShipToDeliverDays, avgOrderToDeliverDays (definitions in mv_delivery_performance)
 CREATE OR REPLACE FUNCTION analytics.fn_export_operations_delivery_performance()
 RETURNS json
 LANGUAGE sql
@@ -20,7 +20,7 @@ AS $$
 
     selected AS (
         SELECT d.*
-        FROM analytics.vw_delivery_performance AS d
+        FROM analytics.mv_delivery_performance AS d
         CROSS JOIN params AS p
         WHERE d.order_month > date_trunc('month', p.ref_date) - make_interval(months => p.export_months)
           AND d.order_month <= p.ref_date

@@ -1,13 +1,13 @@
 -- analytics.fn_export_operations_payments(): payments by month and mode as JSON for the dashboard.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "successRateAvailable": false,
--- "successRateNote", "rows": [...]}, rows = the rows of analytics.vw_payment_analysis for the last M
+-- "successRateNote", "rows": [...]}, rows = the rows of analytics.mv_payment_analysis for the last M
 -- payment months ending with the reference month (M = config operations.export_months) and the top N
 -- payment modes by amount over those months (N = config operations.top_n_export), ordered by month,
 -- then mode. successRatePct is null on every row: the source has no payment status.
 -- Question: Which payment modes do customers use, how is that changing, and do payments succeed?
 -- Owner: Operations analytics
 -- Refresh: daily
--- KPI rows: one object per month and mode with paymentMonth, year, month, paymentMode, payments, orders, amount, avgPayment, paymentSharePct, amountSharePct, successRatePct (definitions in vw_payment_analysis)
+-- KPI rows: one object per month and mode with paymentMonth, year, month, paymentMode, payments, orders, amount, avgPayment, paymentSharePct, amountSharePct, successRatePct (definitions in mv_payment_analysis)
 CREATE OR REPLACE FUNCTION analytics.fn_export_operations_payments()
 RETURNS json
 LANGUAGE sql
@@ -22,7 +22,7 @@ AS $$
 
     in_window AS (
         SELECT pa.*
-        FROM analytics.vw_payment_analysis AS pa
+        FROM analytics.mv_payment_analysis AS pa
         CROSS JOIN params AS p
         WHERE pa.payment_month
                 > date_trunc('month', p.ref_date) - make_interval(months => p.export_months)

@@ -4,6 +4,7 @@
 -- "inTransit", "openOrderValue"}, "rows": [...]}; summary counts ALL open orders of
 -- analytics.vw_pending_shipments, rows = the N most urgent (priority_order, then oldest, then
 -- order_id; N = config operations.top_n_export); period = oldest open order date .. reference date.
+-- The view is read once (a MATERIALIZED CTE) for both the summary and the rows.
 -- Question: Which open orders still wait for dispatch or delivery, and which are most urgent?
 -- Owner: Operations analytics
 -- Refresh: daily
@@ -23,6 +24,11 @@ AS $$
             analytics.fn_config_int('operations.top_n_export') AS top_n
     ),
 
+    open_orders AS MATERIALIZED (
+        SELECT ps.*
+        FROM analytics.vw_pending_shipments AS ps
+    ),
+
     summary AS (
         SELECT
             count(*) AS open_orders,
@@ -34,12 +40,12 @@ AS $$
             count(*) FILTER (WHERE ps.stage = 'In transit') AS in_transit,
             coalesce(sum(ps.total_amount), 0) AS open_order_value,
             min(ps.order_date) AS oldest_order_date
-        FROM analytics.vw_pending_shipments AS ps
+        FROM open_orders AS ps
     ),
 
     selected AS (
         SELECT ps.*
-        FROM analytics.vw_pending_shipments AS ps
+        FROM open_orders AS ps
         ORDER BY ps.priority_order, ps.age_days DESC, ps.order_id
         LIMIT (SELECT p.top_n FROM params AS p)
     )

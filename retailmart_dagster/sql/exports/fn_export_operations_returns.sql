@@ -1,12 +1,12 @@
 -- analytics.fn_export_operations_returns(): return rates by category and reason as JSON.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "highReturnRatePct", "rows": [...]}, rows = the
--- rows of analytics.vw_return_analysis for the top N categories by category return rate (then
+-- rows of analytics.mv_return_analysis for the top N categories by category return rate (then
 -- returned orders, then name), and within each category its top N reasons by returned lines (then
 -- reason), N = config operations.top_n_export; ordered by categoryRank, then reasonRank.
 -- Question: Which categories have the highest return rates, and for which reasons?
 -- Owner: Operations analytics
 -- Refresh: daily
--- KPI rows: one object per category and reason with categoryRank, reasonRank, category, reason, deliveredOrders, returns, returnedOrders, refundAmount, returnRatePct, categoryReturnedOrders, categoryRefundAmount, categoryReturnRatePct, reasonSharePct, isHighReturnCategory (definitions in vw_return_analysis)
+-- KPI rows: one object per category and reason with categoryRank, reasonRank, category, reason, deliveredOrders, returns, returnedOrders, refundAmount, returnRatePct, categoryReturnedOrders, categoryRefundAmount, categoryReturnRatePct, reasonSharePct, isHighReturnCategory (definitions in mv_return_analysis)
 CREATE OR REPLACE FUNCTION analytics.fn_export_operations_returns()
 RETURNS json
 LANGUAGE sql
@@ -32,7 +32,7 @@ AS $$
 
     return_rows AS MATERIALIZED (
         SELECT r.*
-        FROM analytics.vw_return_analysis AS r
+        FROM analytics.mv_return_analysis AS r
     ),
 
     categories AS (

@@ -2,7 +2,7 @@
 -- Shape: {"referenceDate", "period": {"from", "to"}, "windowDays", "typicalCoverDays", "lowCoverDays",
 -- "overstockCoverDays", "rows": [...]}, rows = the 5 statuses of
 -- analytics.vw_inventory_status_summary in the order Out of Stock, Low, Normal, Overstocked, Dead Stock;
--- period = the sales window of analytics.vw_inventory_turnover (config products.turnover_window_days
+-- period = the sales window of analytics.mv_inventory_turnover (config products.turnover_window_days
 -- ending at the reference date); stock is the current stock.
 -- KPI rows: one object per status with stockStatus, products, productSharePct, stockUnits, stockUnitSharePct, stockValue, unitsSoldWindow (definitions in vw_inventory_status_summary)
 CREATE OR REPLACE FUNCTION analytics.fn_export_products_inventory_status()
@@ -21,7 +21,7 @@ AS $$
             max(t.typical_cover_days) AS typical_cover_days,
             max(t.low_cover_days) AS low_cover_days,
             max(t.overstock_cover_days) AS overstock_cover_days
-        FROM analytics.vw_inventory_turnover AS t
+        FROM analytics.mv_inventory_turnover AS t
     )
 
     SELECT json_build_object(

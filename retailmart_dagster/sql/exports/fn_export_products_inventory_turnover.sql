@@ -1,11 +1,11 @@
 -- analytics.fn_export_products_inventory_turnover(): the products most in need of restocking as JSON.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "windowDays", "criticalStatuses",
--- "criticalProducts", "rows": [...]}, rows = the products of analytics.vw_inventory_turnover whose
+-- "criticalProducts", "rows": [...]}, rows = the products of analytics.mv_inventory_turnover whose
 -- stock_status is in config products.critical_stock_statuses, most urgent first (status order Out of
 -- Stock, Low, ...; then fewest days of inventory; then most units sold; then prod_id), at most config
 -- products.top_n_export rows; criticalProducts = how many products are critical before that limit;
 -- period = the sales window (config products.turnover_window_days ending at the reference date).
--- KPI rows: one object per product with priority, prodId, prodName, category, brand, stockStatus, unitsSoldWindow, dailyVelocity, currentStock, storesStocking, stockValue, daysOfInventory, turnoverRatio (definitions in vw_inventory_turnover)
+-- KPI rows: one object per product with priority, prodId, prodName, category, brand, stockStatus, unitsSoldWindow, dailyVelocity, currentStock, storesStocking, stockValue, daysOfInventory, turnoverRatio (definitions in mv_inventory_turnover)
 CREATE OR REPLACE FUNCTION analytics.fn_export_products_inventory_turnover()
 RETURNS json
 LANGUAGE sql
@@ -29,7 +29,7 @@ AS $$
                     t.units_sold_window DESC,
                     t.prod_id
             ) AS priority
-        FROM analytics.vw_inventory_turnover AS t
+        FROM analytics.mv_inventory_turnover AS t
         CROSS JOIN params AS p
         WHERE t.stock_status = ANY (p.critical_statuses)
     )

@@ -1,8 +1,8 @@
 -- analytics.fn_export_sales_daily_summary(): the daily sales summary as JSON for the dashboard.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "rows": [...]}, rows = the last D days of
--- analytics.vw_daily_sales_summary ending at the reference date (D = config sales.daily_export_days),
+-- analytics.mv_daily_sales_summary ending at the reference date (D = config sales.daily_export_days),
 -- oldest first. Money rounded to 2 decimals, dates as ISO strings.
--- KPI rows: one object per day with date, dayName, isWeekend, orders, customers, items, listValue, discountAmount, revenue, refunds, netRevenue, aov (definitions in vw_daily_sales_summary)
+-- KPI rows: one object per day with date, dayName, isWeekend, orders, customers, items, listValue, discountAmount, revenue, refunds, netRevenue, aov (definitions in mv_daily_sales_summary)
 CREATE OR REPLACE FUNCTION analytics.fn_export_sales_daily_summary()
 RETURNS json
 LANGUAGE sql
@@ -16,7 +16,7 @@ AS $$
 
     selected AS (
         SELECT d.*
-        FROM analytics.vw_daily_sales_summary AS d
+        FROM analytics.mv_daily_sales_summary AS d
         CROSS JOIN params AS p
         WHERE d.sales_date > p.ref_date - p.export_days
           AND d.sales_date <= p.ref_date

@@ -1,8 +1,8 @@
 -- analytics.fn_export_sales_payment_modes(): sales by payment mode as JSON for the dashboard.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "rows": [...]}, rows = the payment modes of
--- analytics.vw_sales_by_payment_mode by amount paid (largest first, then mode name), at most
+-- analytics.mv_sales_by_payment_mode by amount paid (largest first, then mode name), at most
 -- config sales.top_n_export rows; period = first order date .. reference date.
--- KPI rows: one object per payment mode with paymentMode, payments, orders, amountPaid, amountSharePct, avgPayment (definitions in vw_sales_by_payment_mode)
+-- KPI rows: one object per payment mode with paymentMode, payments, orders, amountPaid, amountSharePct, avgPayment (definitions in mv_sales_by_payment_mode)
 CREATE OR REPLACE FUNCTION analytics.fn_export_sales_payment_modes()
 RETURNS json
 LANGUAGE sql
@@ -30,7 +30,7 @@ AS $$
         SELECT
             m.*,
             row_number() OVER (ORDER BY m.amount_paid DESC, m.payment_mode) AS rank
-        FROM analytics.vw_sales_by_payment_mode AS m
+        FROM analytics.mv_sales_by_payment_mode AS m
         ORDER BY m.amount_paid DESC, m.payment_mode
         LIMIT (SELECT b.top_n FROM bounds AS b)
     )

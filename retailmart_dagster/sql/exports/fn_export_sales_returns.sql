@@ -1,8 +1,8 @@
 -- analytics.fn_export_sales_returns(): returns by month and reason as JSON for the dashboard.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "rows": [...]}, rows = the rows of
--- analytics.vw_sales_returns_analysis for the last R return months ending with the reference month
+-- analytics.mv_sales_returns_analysis for the last R return months ending with the reference month
 -- (R = config sales.returns_export_months), ordered by month, then reason.
--- KPI rows: one object per month and reason with returnMonth, year, month, reason, returns, returnedOrders, refundAmount, baseOrders, returnRatePct (definitions in vw_sales_returns_analysis)
+-- KPI rows: one object per month and reason with returnMonth, year, month, reason, returns, returnedOrders, refundAmount, baseOrders, returnRatePct (definitions in mv_sales_returns_analysis)
 CREATE OR REPLACE FUNCTION analytics.fn_export_sales_returns()
 RETURNS json
 LANGUAGE sql
@@ -16,7 +16,7 @@ AS $$
 
     selected AS (
         SELECT r.*
-        FROM analytics.vw_sales_returns_analysis AS r
+        FROM analytics.mv_sales_returns_analysis AS r
         CROSS JOIN params AS p
         WHERE r.return_month > date_trunc('month', p.ref_date) - make_interval(months => p.export_months)
           AND r.return_month <= p.ref_date

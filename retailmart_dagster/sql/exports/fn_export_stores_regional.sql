@@ -1,8 +1,8 @@
 -- analytics.fn_export_stores_regional(): regional performance as JSON for the dashboard.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "rows": [...]}, rows = the regions of
--- analytics.vw_regional_performance by revenue_rank, at most config stores.top_n_export rows;
+-- analytics.mv_regional_performance by revenue_rank, at most config stores.top_n_export rows;
 -- period = first order date .. reference date.
--- KPI rows: one object per region with rank, region, stores, employees, customers, orders, revenue, revenueSharePct, aov, refunds, costOfGoods, operatingExpenses, payroll, netProfit, netMarginPct, grossMarginPct, profitableStores, revenuePerStore, revenuePerEmployee (definitions in vw_regional_performance)
+-- KPI rows: one object per region with rank, region, stores, employees, customers, orders, revenue, revenueSharePct, aov, refunds, costOfGoods, operatingExpenses, payroll, netProfit, netMarginPct, grossMarginPct, profitableStores, revenuePerStore, revenuePerEmployee (definitions in mv_regional_performance)
 CREATE OR REPLACE FUNCTION analytics.fn_export_stores_regional()
 RETURNS json
 LANGUAGE sql
@@ -16,7 +16,7 @@ AS $$
 
     all_rows AS MATERIALIZED (
         SELECT r.*
-        FROM analytics.vw_regional_performance AS r
+        FROM analytics.mv_regional_performance AS r
     )
 
     SELECT json_build_object(

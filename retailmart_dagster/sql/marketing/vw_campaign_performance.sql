@@ -14,7 +14,9 @@
 -- sales orders (order_status not in config sales.excluded_order_statuses) dated on or before the
 -- reference date; revenue = orders.total_amount (order grain). Attributed revenue is therefore
 -- e-mail-driven revenue only — a lower bound of what the campaign earned — and ROI compares it with
--- the campaign's WHOLE spend (all channels).
+-- the campaign's WHOLE spend (all channels). Orders are read from the order-grain fact
+-- analytics.fact_orders: its (cust_id, order_date) index finds each clicked e-mail's orders in the
+-- window directly, instead of hashing every order.
 -- Question: Which campaigns stay within budget, convert clicks cheaply, and return their spend?
 -- Owner: Marketing analytics
 -- Refresh: daily
@@ -88,33 +90,22 @@ emails_by_campaign AS (
     GROUP BY em.campaign_id
 ),
 
-sales_orders AS (
-    SELECT
-        o.order_id,
-        o.cust_id,
-        o.order_date,
-        o.total_amount
-    FROM sales.orders AS o
-    CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
-      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
-),
-
 credited AS (
-    -- each order once: its customer's most recent e-mail click within the window
-    SELECT DISTINCT ON (so.order_id)
-        so.order_id,
-        so.cust_id,
-        so.total_amount,
+    -- each sales order once: its customer's most recent e-mail click within the window
+    SELECT DISTINCT ON (f.order_id)
+        f.order_id,
+        f.cust_id,
+        f.total_amount,
         em.campaign_id
-    FROM sales_orders AS so
+    FROM emails AS em
     CROSS JOIN params AS p
-    JOIN emails AS em
-        ON em.cust_id = so.cust_id
-       AND em.clicked
-       AND so.order_date >= em.sent_date
-       AND so.order_date <= em.sent_date + p.window_days
-    ORDER BY so.order_id, em.sent_date DESC, em.email_id DESC
+    JOIN analytics.fact_orders AS f
+        ON f.cust_id = em.cust_id
+       AND f.order_date >= em.sent_date
+       AND f.order_date <= least(em.sent_date + p.window_days, p.ref_date)
+    WHERE em.clicked
+      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
+    ORDER BY f.order_id, em.sent_date DESC, em.email_id DESC
 ),
 
 attributed_by_campaign AS (

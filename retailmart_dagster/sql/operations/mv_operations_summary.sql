@@ -3,12 +3,13 @@
 -- date (analytics.fn_reference_date()). Each figure is aggregated at its own grain in its own CTE and
 -- the single-row results are joined afterwards (no fan-out):
 --   shipments: analytics.vw_shipment_facts (SLA S = config operations.sla_days from the ORDER date;
---   percentages over assessed shipments = on time + delayed, as in vw_delivery_performance);
+--   percentages over assessed shipments = on time + delayed, as in mv_delivery_performance);
 --   open orders: analytics.vw_pending_shipments (priority from the configured age thresholds);
 --   returns: delivered orders = order_status in config operations.delivered_order_statuses, returned
 --   orders = those with at least one return dated on or before the reference date (order grain, all
---   categories together, so not the sum of vw_return_analysis rows);
---   best courier: rank 1 of analytics.vw_courier_performance.
+--   categories together, so not the sum of mv_return_analysis rows);
+--   best courier: rank 1 of analytics.mv_courier_performance (stored rows, not recomputed).
+-- Order counts are read from the order-grain fact analytics.fact_orders.
 -- Question: How healthy are fulfilment, open orders and returns overall right now?
 -- Owner: Operations analytics
 -- Refresh: daily
@@ -30,7 +31,7 @@
 -- KPI returned_orders: count(DISTINCT order_id) of delivered orders with a return
 -- KPI return_rate_pct: returned_orders / delivered_orders * 100
 -- KPI refund_amount: sum(refund_amount) of the returns of delivered orders
--- KPI best_courier: courier_name of rank 1 in vw_courier_performance
+-- KPI best_courier: courier_name of rank 1 in mv_courier_performance
 CREATE MATERIALIZED VIEW analytics.mv_operations_summary AS
 WITH params AS MATERIALIZED (
     SELECT
@@ -42,14 +43,14 @@ WITH params AS MATERIALIZED (
 
 order_totals AS (
     SELECT
-        min(o.order_date) AS first_date,
+        min(f.order_date) AS first_date,
         count(*) FILTER (
-            WHERE NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
+            WHERE NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
         ) AS orders,
-        count(*) FILTER (WHERE o.order_status = ANY (p.delivered_statuses)) AS delivered_orders
-    FROM sales.orders AS o
+        count(*) FILTER (WHERE f.order_status = ANY (p.delivered_statuses)) AS delivered_orders
+    FROM analytics.fact_orders AS f
     CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
+    WHERE f.order_date <= p.ref_date
 ),
 
 shipment_totals AS (
@@ -96,7 +97,7 @@ best_courier AS (
     SELECT
         c.courier_name,
         c.composite_score
-    FROM analytics.vw_courier_performance AS c
+    FROM analytics.mv_courier_performance AS c
     WHERE c.courier_rank = 1
 )
 

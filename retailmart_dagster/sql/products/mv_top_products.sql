@@ -2,7 +2,8 @@
 -- One row per product of products.products (products never sold are rows of zeros), over the lines
 -- (sales.order_items, line grain) of sales orders dated up to the reference date
 -- (analytics.fn_reference_date()). Sales orders = orders whose order_status is not in config
--- sales.excluded_order_statuses (Returned orders are sales orders, as in the Sales domain).
+-- sales.excluded_order_statuses (Returned orders are sales orders, as in the Sales domain), read from
+-- the order-grain fact analytics.fact_orders (same orders as sales.orders with an order date).
 -- Reviews: customers.reviews dated up to the reference date; reviews.prod_id has no FK, so reviews of
 -- unknown products are simply never joined (ignored). Stock: products.inventory has ONE row per store
 -- and product; only rows of stores that exist in stores.stores count (inventory.store_id has no FK),
@@ -39,19 +40,19 @@ bounds AS (
     SELECT
         p.ref_date,
         (
-            SELECT min(o.order_date)
-            FROM sales.orders AS o
-            WHERE o.order_date <= p.ref_date
+            SELECT min(f.order_date)
+            FROM analytics.fact_orders AS f
+            WHERE f.order_date <= p.ref_date
         ) AS first_date
     FROM params AS p
 ),
 
 sales_orders AS (
-    SELECT o.order_id
-    FROM sales.orders AS o
+    SELECT f.order_id
+    FROM analytics.fact_orders AS f
     CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
-      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
+    WHERE f.order_date <= p.ref_date
+      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
 ),
 
 line_totals AS (

@@ -2,10 +2,13 @@
 -- One row per category of products.products (a NULL category is reported as 'Unknown'), over the
 -- lines (sales.order_items, line grain) of sales orders dated up to the reference date
 -- (analytics.fn_reference_date()); sales orders = orders whose order_status is not in config
--- sales.excluded_order_statuses. Sales lines, reviews and stock are each aggregated per category in
--- their own CTE and joined afterwards (no fan-out). Reviews: customers.reviews dated up to the
--- reference date whose prod_id is a known product (orphans ignored). Stock: inventory rows of known
--- stores only, negative stock_qty counted as 0 (as in mv_top_products).
+-- sales.excluded_order_statuses. Sales lines, reviews and stock are each aggregated per category on
+-- their own (in mv_product_group_totals) and joined afterwards (no fan-out). Reviews:
+-- customers.reviews dated up to the reference date whose prod_id is a known product (orphans
+-- ignored). Stock: inventory rows of known stores only, negative stock_qty counted as 0 (as in
+-- mv_top_products).
+-- The per-category totals are computed once in analytics.mv_product_group_totals (level 'category',
+-- shared with vw_brand_performance); this view adds shares, averages, rounding and the rank.
 -- Question: Which product categories bring the most net revenue, at what discount, rating and stock?
 -- Owner: Product analytics
 -- Refresh: daily
@@ -25,104 +28,24 @@
 -- KPI stock_value: sum(greatest(stock_qty, 0) * products.price) over the same rows
 -- KPI revenue_rank: row_number() over (net_revenue DESC, category)
 CREATE VIEW analytics.vw_category_performance AS
-WITH params AS MATERIALIZED (
+WITH totals AS (
     SELECT
-        analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
-),
-
-bounds AS (
-    SELECT
-        p.ref_date,
-        p.excluded_statuses,
-        (
-            SELECT min(o.order_date)
-            FROM sales.orders AS o
-            WHERE o.order_date <= p.ref_date
-        ) AS first_date
-    FROM params AS p
-),
-
-catalogue AS (
-    SELECT
-        pr.prod_id,
-        coalesce(pr.category, 'Unknown') AS category,
-        pr.price
-    FROM products.products AS pr
-),
-
-sales_orders AS (
-    SELECT o.order_id
-    FROM sales.orders AS o
-    CROSS JOIN bounds AS b
-    WHERE o.order_date <= b.ref_date
-      AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
-),
-
-products_by_category AS (
-    SELECT
-        c.category,
-        count(*) AS products
-    FROM catalogue AS c
-    GROUP BY c.category
-),
-
-lines_by_category AS (
-    SELECT
-        c.category,
-        count(DISTINCT oi.prod_id) AS products_sold,
-        count(DISTINCT oi.order_id) AS orders,
-        sum(oi.quantity) AS units,
-        sum(oi.quantity * oi.unit_price) AS gross_value,
-        sum(oi.quantity * oi.unit_price * oi.discount / 100) AS discount_amount,
-        sum(oi.quantity * oi.unit_price * (1 - oi.discount / 100)) AS net_revenue
-    FROM sales.order_items AS oi
-    JOIN sales_orders AS so ON so.order_id = oi.order_id
-    JOIN catalogue AS c ON c.prod_id = oi.prod_id
-    GROUP BY c.category
-),
-
-reviews_by_category AS (
-    SELECT
-        c.category,
-        avg(r.rating::numeric) AS avg_rating,
-        count(*) AS review_count
-    FROM customers.reviews AS r
-    JOIN catalogue AS c ON c.prod_id = r.prod_id
-    CROSS JOIN bounds AS b
-    WHERE r.review_date <= b.ref_date
-    GROUP BY c.category
-),
-
-stock_by_category AS (
-    SELECT
-        c.category,
-        sum(greatest(v.stock_qty, 0)) AS current_stock,
-        sum(greatest(v.stock_qty, 0) * c.price) AS stock_value
-    FROM products.inventory AS v
-    JOIN stores.stores AS s ON s.store_id = v.store_id
-    JOIN catalogue AS c ON c.prod_id = v.prod_id
-    GROUP BY c.category
-),
-
-combined AS (
-    SELECT
-        pc.category,
-        pc.products,
-        coalesce(l.products_sold, 0) AS products_sold,
-        coalesce(l.orders, 0) AS orders,
-        coalesce(l.units, 0) AS units,
-        coalesce(l.gross_value, 0) AS gross_value,
-        coalesce(l.discount_amount, 0) AS discount_amount,
-        coalesce(l.net_revenue, 0) AS net_revenue,
-        r.avg_rating,
-        coalesce(r.review_count, 0) AS review_count,
-        coalesce(st.current_stock, 0) AS current_stock,
-        coalesce(st.stock_value, 0) AS stock_value
-    FROM products_by_category AS pc
-    LEFT JOIN lines_by_category AS l ON l.category = pc.category
-    LEFT JOIN reviews_by_category AS r ON r.category = pc.category
-    LEFT JOIN stock_by_category AS st ON st.category = pc.category
+        g.group_name AS category,
+        g.products,
+        g.products_sold,
+        g.orders,
+        g.units,
+        g.gross_value,
+        g.discount_amount,
+        g.net_revenue,
+        g.avg_rating,
+        g.review_count,
+        g.current_stock,
+        g.stock_value,
+        g.period_start,
+        g.period_end
+    FROM analytics.mv_product_group_totals AS g
+    WHERE g.level = 'category'
 )
 
 SELECT
@@ -142,7 +65,6 @@ SELECT
     c.current_stock,
     round(c.stock_value, 2) AS stock_value,
     row_number() OVER (ORDER BY c.net_revenue DESC, c.category) AS revenue_rank,
-    b.first_date AS period_start,
-    b.ref_date AS period_end
-FROM combined AS c
-CROSS JOIN bounds AS b;
+    c.period_start,
+    c.period_end
+FROM totals AS c;

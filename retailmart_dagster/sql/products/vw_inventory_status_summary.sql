@@ -1,7 +1,7 @@
 -- analytics.vw_inventory_status_summary: how many products, units and how much stock value per stock status?
--- One row per stock status of analytics.vw_inventory_turnover, in the order Out of Stock, Low, Normal,
+-- One row per stock status of analytics.mv_inventory_turnover, in the order Out of Stock, Low, Normal,
 -- Overstocked, Dead Stock (a status without products is a row of zeros). Counts products (one row per
--- product in vw_inventory_turnover), so units are never multiplied by store rows.
+-- product in mv_inventory_turnover), so units are never multiplied by store rows.
 -- Question: How much of the catalogue, and of the stock, is out of stock, low, normal, overstocked or dead?
 -- Owner: Product analytics
 -- Refresh: daily
@@ -33,7 +33,7 @@ by_status AS (
         sum(t.current_stock) AS stock_units,
         sum(t.stock_value) AS stock_value,
         sum(t.units_sold_window) AS units_sold_window
-    FROM analytics.vw_inventory_turnover AS t
+    FROM analytics.mv_inventory_turnover AS t
     GROUP BY t.stock_status
 ),
 

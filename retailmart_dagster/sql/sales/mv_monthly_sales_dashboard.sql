@@ -4,7 +4,9 @@
 -- Sales orders = orders whose order_status is not in config sales.excluded_order_statuses, dated on or
 -- before the reference date. Growth compares months matched by DATE (month_start - 1 month,
 -- month_start - 1 year), never by row offset. The reference month is flagged is_partial_month when
--- the reference date is not its last day.
+-- the reference date is not its last day. Orders and their refunds (per order) are read from
+-- analytics.fact_orders, so refunds need no join to sales.returns; orders, customers, the new and
+-- returning mix, revenue and refunds are aggregated in one pass (one sort by month and customer).
 -- KPI orders: count(*) of sales orders dated in the month
 -- KPI customers: count(DISTINCT cust_id) of sales orders dated in the month
 -- KPI new_customers: customers whose FIRST sales order (over all history) is dated in the month
@@ -53,15 +55,16 @@ months AS (
 
 sales_orders AS (
     SELECT
-        o.order_id,
-        o.cust_id,
-        o.order_date,
-        date_trunc('month', o.order_date)::date AS month_start,
-        o.total_amount
-    FROM sales.orders AS o
+        f.order_id,
+        f.cust_id,
+        f.order_date,
+        date_trunc('month', f.order_date)::date AS month_start,
+        f.total_amount,
+        f.refund_amount
+    FROM analytics.fact_orders AS f
     CROSS JOIN bounds AS b
-    WHERE o.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
+    WHERE f.order_date BETWEEN b.first_date AND b.ref_date
+      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
 ),
 
 first_order_month AS (
@@ -77,27 +80,12 @@ orders_by_month AS (
         so.month_start,
         count(*) AS orders,
         count(DISTINCT so.cust_id) AS customers,
-        coalesce(sum(so.total_amount), 0) AS revenue
-    FROM sales_orders AS so
-    GROUP BY so.month_start
-),
-
-customer_mix_by_month AS (
-    SELECT
-        so.month_start,
         count(DISTINCT so.cust_id) FILTER (WHERE f.first_month = so.month_start) AS new_customers,
-        count(DISTINCT so.cust_id) FILTER (WHERE f.first_month < so.month_start) AS returning_customers
+        count(DISTINCT so.cust_id) FILTER (WHERE f.first_month < so.month_start) AS returning_customers,
+        coalesce(sum(so.total_amount), 0) AS revenue,
+        coalesce(sum(so.refund_amount), 0) AS refunds
     FROM sales_orders AS so
-    JOIN first_order_month AS f ON f.cust_id = so.cust_id
-    GROUP BY so.month_start
-),
-
-refunds_by_month AS (
-    SELECT
-        so.month_start,
-        coalesce(sum(r.refund_amount), 0) AS refunds
-    FROM sales.returns AS r
-    JOIN sales_orders AS so ON so.order_id = r.order_id
+    LEFT JOIN first_order_month AS f ON f.cust_id = so.cust_id
     GROUP BY so.month_start
 ),
 
@@ -106,14 +94,12 @@ monthly AS (
         m.month_start,
         coalesce(o.orders, 0) AS orders,
         coalesce(o.customers, 0) AS customers,
-        coalesce(c.new_customers, 0) AS new_customers,
-        coalesce(c.returning_customers, 0) AS returning_customers,
+        coalesce(o.new_customers, 0) AS new_customers,
+        coalesce(o.returning_customers, 0) AS returning_customers,
         coalesce(o.revenue, 0) AS revenue,
-        coalesce(r.refunds, 0) AS refunds
+        coalesce(o.refunds, 0) AS refunds
     FROM months AS m
     LEFT JOIN orders_by_month AS o ON o.month_start = m.month_start
-    LEFT JOIN customer_mix_by_month AS c ON c.month_start = m.month_start
-    LEFT JOIN refunds_by_month AS r ON r.month_start = m.month_start
 ),
 
 with_comparisons AS (

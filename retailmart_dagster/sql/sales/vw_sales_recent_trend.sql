@@ -1,11 +1,11 @@
 -- analytics.vw_sales_recent_trend: how did daily sales move over the last N days?
 -- One row per day of the last N days (N = config sales.recent_trend_days) ending at the reference
--- date, read from analytics.vw_daily_sales_summary (zero-sales days included). The moving average
+-- date, read from analytics.mv_daily_sales_summary (zero-sales days included). The moving average
 -- and the day-over-day change are computed over the FULL daily series before the window is cut, so
 -- the first days of the window look back into earlier days.
--- KPI orders: sales orders of the day (from vw_daily_sales_summary)
--- KPI revenue: gross revenue of the day (from vw_daily_sales_summary)
--- KPI net_revenue: revenue - refunds of the day (from vw_daily_sales_summary)
+-- KPI orders: sales orders of the day (from mv_daily_sales_summary)
+-- KPI revenue: gross revenue of the day (from mv_daily_sales_summary)
+-- KPI net_revenue: revenue - refunds of the day (from mv_daily_sales_summary)
 -- KPI moving_avg_revenue: avg(revenue) over the M days ending that day (M = config sales.daily_moving_average_days); NULL when fewer than M days of data exist
 -- KPI revenue_change: revenue - revenue of the previous calendar day (NULL on the first day of data)
 -- KPI revenue_change_pct: (revenue - previous day revenue) / previous day revenue * 100; NULL when the previous day is 0 or missing
@@ -30,7 +30,7 @@ daily AS (
         avg(d.revenue) OVER ma_window AS ma_revenue,
         count(*) OVER ma_window AS ma_days_available,
         lag(d.revenue) OVER (ORDER BY d.sales_date) AS previous_revenue
-    FROM analytics.vw_daily_sales_summary AS d
+    FROM analytics.mv_daily_sales_summary AS d
     WINDOW ma_window AS (
         ORDER BY d.sales_date
         ROWS BETWEEN (SELECT p.ma_days - 1 FROM params AS p) PRECEDING AND CURRENT ROW

@@ -3,6 +3,8 @@
 -- the calendar days from the first order date (any status) to the reference date
 -- (analytics.fn_reference_date()). Sales orders = orders whose order_status is not in config
 -- sales.excluded_order_statuses.
+-- Orders and revenue per day are read from analytics.mv_daily_sales_summary (same sales orders,
+-- order grain), so the export that reads this view sums stored daily rows instead of every order.
 -- KPI days: number of calendar days of that type in [first order date, reference date], with or without sales
 -- KPI orders: count(*) of sales orders dated on days of that type
 -- KPI revenue: sum(orders.total_amount) of those sales orders (order grain)
@@ -12,14 +14,12 @@
 CREATE VIEW analytics.vw_weekend_vs_weekday AS
 WITH params AS MATERIALIZED (
     SELECT
-        analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
+        analytics.fn_reference_date() AS ref_date
 ),
 
 bounds AS (
     SELECT
         p.ref_date,
-        p.excluded_statuses,
         (
             SELECT min(o.order_date)
             FROM sales.orders AS o
@@ -44,14 +44,13 @@ calendar_days AS (
 
 sales_by_type AS (
     SELECT
-        extract(ISODOW FROM o.order_date)::int IN (6, 7) AS is_weekend,
-        count(*) AS orders,
-        coalesce(sum(o.total_amount), 0) AS revenue
-    FROM sales.orders AS o
+        extract(ISODOW FROM d.sales_date)::int IN (6, 7) AS is_weekend,
+        sum(d.orders)::bigint AS orders,
+        sum(d.revenue) AS revenue
+    FROM analytics.mv_daily_sales_summary AS d
     CROSS JOIN bounds AS b
-    WHERE o.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY extract(ISODOW FROM o.order_date)::int IN (6, 7)
+    WHERE d.sales_date BETWEEN b.first_date AND b.ref_date
+    GROUP BY extract(ISODOW FROM d.sales_date)::int IN (6, 7)
 ),
 
 combined AS (

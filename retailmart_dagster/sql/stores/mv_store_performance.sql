@@ -2,7 +2,8 @@
 -- One row per store of stores.stores. Data period = first order date .. reference date
 -- (analytics.fn_reference_date()); orders, refunds and expenses are those dated in it. Sales orders =
 -- orders whose order_status is not in config sales.excluded_order_statuses. Each source is aggregated
--- per store in its own CTE and joined afterwards (no fan-out).
+-- per store in its own CTE and joined afterwards (no fan-out); orders and their refunds (per order)
+-- are read from analytics.fact_orders, so refunds need no join to sales.returns.
 -- Costs, each counted once (the sample-data generator books them in disjoint tables and categories):
 -- * payroll: stores.employees.salary is a MONTHLY salary; payroll = sum(salary of the store's current
 --   employees) * months_covered, months_covered = days in the data period / (365.25 / 12). The contract
@@ -75,35 +76,18 @@ bounds AS (
     ) AS f
 ),
 
-sales_orders AS (
-    SELECT
-        o.order_id,
-        o.store_id,
-        o.cust_id,
-        o.total_amount
-    FROM sales.orders AS o
-    CROSS JOIN bounds AS b
-    WHERE o.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
-),
-
 orders_by_store AS (
     SELECT
-        so.store_id,
+        f.store_id,
         count(*) AS orders,
-        count(DISTINCT so.cust_id) AS customers,
-        sum(so.total_amount) AS revenue
-    FROM sales_orders AS so
-    GROUP BY so.store_id
-),
-
-refunds_by_store AS (
-    SELECT
-        so.store_id,
-        sum(r.refund_amount) AS refunds
-    FROM sales.returns AS r
-    JOIN sales_orders AS so ON so.order_id = r.order_id
-    GROUP BY so.store_id
+        count(DISTINCT f.cust_id) AS customers,
+        sum(f.total_amount) AS revenue,
+        sum(f.refund_amount) AS refunds
+    FROM analytics.fact_orders AS f
+    CROSS JOIN bounds AS b
+    WHERE f.order_date BETWEEN b.first_date AND b.ref_date
+      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
+    GROUP BY f.store_id
 ),
 
 store_expenses AS (
@@ -160,7 +144,7 @@ per_store AS (
         coalesce(o.orders, 0) AS orders,
         coalesce(o.customers, 0) AS customers,
         coalesce(o.revenue, 0) AS revenue,
-        coalesce(r.refunds, 0) AS refunds,
+        coalesce(o.refunds, 0) AS refunds,
         CASE WHEN pr.any_purchases THEN coalesce(fe.purchases, 0) END AS cost_of_goods,
         CASE
             WHEN pr.any_purchases
@@ -178,7 +162,6 @@ per_store AS (
     CROSS JOIN bounds AS b
     CROSS JOIN purchases_recorded AS pr
     LEFT JOIN orders_by_store AS o ON o.store_id = s.store_id
-    LEFT JOIN refunds_by_store AS r ON r.store_id = s.store_id
     LEFT JOIN store_expenses AS se ON se.store_id = s.store_id
     LEFT JOIN finance_expenses AS fe ON fe.store_id = s.store_id
     LEFT JOIN staff AS st ON st.store_id = s.store_id

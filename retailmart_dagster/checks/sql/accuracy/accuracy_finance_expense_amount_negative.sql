@@ -5,15 +5,26 @@ WITH params AS MATERIALIZED (
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
            analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
 ),
-failing AS (
-    SELECT e.expense_id
+checked AS (
+    SELECT e.expense_id,
+           e.amount < 0 AS failed
       FROM finance.expenses AS e
-     WHERE e.amount < 0
+),
+summary AS (
+    SELECT count(*) AS total_rows,
+           array_agg(c.expense_id) FILTER (WHERE c.failed) AS failing_keys
+      FROM checked AS c
+),
+failing AS (
+    SELECT f.expense_id
+      FROM summary AS sm
+      CROSS JOIN unnest(sm.failing_keys) AS f (expense_id)
 )
-SELECT (SELECT count(*) FROM failing) AS affected_count,
-       (SELECT count(*) FROM finance.expenses) AS total_rows,
+SELECT coalesce(cardinality(sm.failing_keys), 0) AS affected_count,
+       sm.total_rows,
        p.threshold,
        p.severity,
        ARRAY(SELECT 'expense_id=' || f.expense_id FROM failing AS f
               ORDER BY f.expense_id LIMIT p.sample_limit) AS sample_keys
-  FROM params AS p;
+  FROM params AS p
+  CROSS JOIN summary AS sm;

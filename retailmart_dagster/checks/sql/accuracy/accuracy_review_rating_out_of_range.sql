@@ -8,16 +8,27 @@ WITH params AS MATERIALIZED (
            analytics.fn_config_int('quality.rating_min') AS rating_min,
            analytics.fn_config_int('quality.rating_max') AS rating_max
 ),
-failing AS (
-    SELECT r.review_id
+checked AS (
+    SELECT r.review_id,
+           (r.rating < p.rating_min OR r.rating > p.rating_max) AS failed
       FROM customers.reviews AS r
       CROSS JOIN params AS p
-     WHERE r.rating < p.rating_min OR r.rating > p.rating_max
+),
+summary AS (
+    SELECT count(*) AS total_rows,
+           array_agg(c.review_id) FILTER (WHERE c.failed) AS failing_keys
+      FROM checked AS c
+),
+failing AS (
+    SELECT f.review_id
+      FROM summary AS sm
+      CROSS JOIN unnest(sm.failing_keys) AS f (review_id)
 )
-SELECT (SELECT count(*) FROM failing) AS affected_count,
-       (SELECT count(*) FROM customers.reviews) AS total_rows,
+SELECT coalesce(cardinality(sm.failing_keys), 0) AS affected_count,
+       sm.total_rows,
        p.threshold,
        p.severity,
        ARRAY(SELECT 'review_id=' || f.review_id FROM failing AS f
               ORDER BY f.review_id LIMIT p.sample_limit) AS sample_keys
-  FROM params AS p;
+  FROM params AS p
+  CROSS JOIN summary AS sm;

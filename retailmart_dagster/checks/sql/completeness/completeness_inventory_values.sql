@@ -6,15 +6,28 @@ WITH params AS MATERIALIZED (
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
            analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
 ),
-failing AS (
-    SELECT v.store_id, v.prod_id
+checked AS (
+    SELECT v.store_id,
+           v.prod_id,
+           (v.stock_qty IS NULL OR v.last_updated IS NULL) AS failed
       FROM products.inventory AS v
-     WHERE v.stock_qty IS NULL OR v.last_updated IS NULL
+),
+summary AS (
+    SELECT count(*) AS total_rows,
+           array_agg(c.store_id) FILTER (WHERE c.failed) AS failing_store_id,
+           array_agg(c.prod_id) FILTER (WHERE c.failed) AS failing_prod_id
+      FROM checked AS c
+),
+failing AS (
+    SELECT f.store_id, f.prod_id
+      FROM summary AS sm
+      CROSS JOIN unnest(sm.failing_store_id, sm.failing_prod_id) AS f (store_id, prod_id)
 )
-SELECT (SELECT count(*) FROM failing) AS affected_count,
-       (SELECT count(*) FROM products.inventory) AS total_rows,
+SELECT coalesce(cardinality(sm.failing_store_id), 0) AS affected_count,
+       sm.total_rows,
        p.threshold,
        p.severity,
        ARRAY(SELECT 'store_id=' || f.store_id || ',prod_id=' || f.prod_id FROM failing AS f
               ORDER BY f.store_id, f.prod_id LIMIT p.sample_limit) AS sample_keys
-  FROM params AS p;
+  FROM params AS p
+  CROSS JOIN summary AS sm;

@@ -6,20 +6,31 @@ WITH params AS MATERIALIZED (
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
            analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
 ),
-failing AS (
-    SELECT s.shipment_id
+checked AS (
+    SELECT s.shipment_id,
+           (s.order_id IS NULL
+            OR s.courier_name IS NULL
+            OR btrim(s.courier_name) = ''
+            OR s.shipped_date IS NULL
+            OR s.status IS NULL
+            OR btrim(s.status) = '') AS failed
       FROM sales.shipments AS s
-     WHERE s.order_id IS NULL
-        OR s.courier_name IS NULL
-        OR btrim(s.courier_name) = ''
-        OR s.shipped_date IS NULL
-        OR s.status IS NULL
-        OR btrim(s.status) = ''
+),
+summary AS (
+    SELECT count(*) AS total_rows,
+           array_agg(c.shipment_id) FILTER (WHERE c.failed) AS failing_keys
+      FROM checked AS c
+),
+failing AS (
+    SELECT f.shipment_id
+      FROM summary AS sm
+      CROSS JOIN unnest(sm.failing_keys) AS f (shipment_id)
 )
-SELECT (SELECT count(*) FROM failing) AS affected_count,
-       (SELECT count(*) FROM sales.shipments) AS total_rows,
+SELECT coalesce(cardinality(sm.failing_keys), 0) AS affected_count,
+       sm.total_rows,
        p.threshold,
        p.severity,
        ARRAY(SELECT 'shipment_id=' || f.shipment_id FROM failing AS f
               ORDER BY f.shipment_id LIMIT p.sample_limit) AS sample_keys
-  FROM params AS p;
+  FROM params AS p
+  CROSS JOIN summary AS sm;

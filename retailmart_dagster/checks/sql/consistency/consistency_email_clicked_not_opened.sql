@@ -6,15 +6,26 @@ WITH params AS MATERIALIZED (
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,
            analytics.fn_config_int('quality.sample_key_limit') AS sample_limit
 ),
-failing AS (
-    SELECT m.email_id
+checked AS (
+    SELECT m.email_id,
+           (m.clicked IS TRUE AND m.opened IS NOT TRUE) AS failed
       FROM marketing.email_clicks AS m
-     WHERE m.clicked IS TRUE AND m.opened IS NOT TRUE
+),
+summary AS (
+    SELECT count(*) AS total_rows,
+           array_agg(c.email_id) FILTER (WHERE c.failed) AS failing_keys
+      FROM checked AS c
+),
+failing AS (
+    SELECT f.email_id
+      FROM summary AS sm
+      CROSS JOIN unnest(sm.failing_keys) AS f (email_id)
 )
-SELECT (SELECT count(*) FROM failing) AS affected_count,
-       (SELECT count(*) FROM marketing.email_clicks) AS total_rows,
+SELECT coalesce(cardinality(sm.failing_keys), 0) AS affected_count,
+       sm.total_rows,
        p.threshold,
        p.severity,
        ARRAY(SELECT 'email_id=' || f.email_id FROM failing AS f
               ORDER BY f.email_id LIMIT p.sample_limit) AS sample_keys
-  FROM params AS p;
+  FROM params AS p
+  CROSS JOIN summary AS sm;

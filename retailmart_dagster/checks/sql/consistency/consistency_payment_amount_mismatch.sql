@@ -14,16 +14,27 @@ compared AS (
       FROM sales.payments AS y
       JOIN sales.orders AS o ON o.order_id = y.order_id
 ),
-failing AS (
-    SELECT c.payment_id
+checked AS (
+    SELECT c.payment_id,
+           abs(c.amount - c.total_amount) > p.tolerance AS failed
       FROM compared AS c
       CROSS JOIN params AS p
-     WHERE abs(c.amount - c.total_amount) > p.tolerance
+),
+summary AS (
+    SELECT count(*) AS total_rows,
+           array_agg(c.payment_id) FILTER (WHERE c.failed) AS failing_keys
+      FROM checked AS c
+),
+failing AS (
+    SELECT f.payment_id
+      FROM summary AS sm
+      CROSS JOIN unnest(sm.failing_keys) AS f (payment_id)
 )
-SELECT (SELECT count(*) FROM failing) AS affected_count,
-       (SELECT count(*) FROM compared) AS total_rows,
+SELECT coalesce(cardinality(sm.failing_keys), 0) AS affected_count,
+       sm.total_rows,
        p.threshold,
        p.severity,
        ARRAY(SELECT 'payment_id=' || f.payment_id FROM failing AS f
               ORDER BY f.payment_id LIMIT p.sample_limit) AS sample_keys
-  FROM params AS p;
+  FROM params AS p
+  CROSS JOIN summary AS sm;

@@ -12,16 +12,27 @@ compared AS (
       FROM sales.returns AS r
       JOIN sales.orders AS o ON o.order_id = r.order_id
 ),
-failing AS (
-    SELECT c.return_id
+checked AS (
+    SELECT c.return_id,
+           (c.order_status IS NULL OR NOT (c.order_status = ANY (p.delivered_statuses))) AS failed
       FROM compared AS c
       CROSS JOIN params AS p
-     WHERE c.order_status IS NULL OR NOT (c.order_status = ANY (p.delivered_statuses))
+),
+summary AS (
+    SELECT count(*) AS total_rows,
+           array_agg(c.return_id) FILTER (WHERE c.failed) AS failing_keys
+      FROM checked AS c
+),
+failing AS (
+    SELECT f.return_id
+      FROM summary AS sm
+      CROSS JOIN unnest(sm.failing_keys) AS f (return_id)
 )
-SELECT (SELECT count(*) FROM failing) AS affected_count,
-       (SELECT count(*) FROM compared) AS total_rows,
+SELECT coalesce(cardinality(sm.failing_keys), 0) AS affected_count,
+       sm.total_rows,
        p.threshold,
        p.severity,
        ARRAY(SELECT 'return_id=' || f.return_id FROM failing AS f
               ORDER BY f.return_id LIMIT p.sample_limit) AS sample_keys
-  FROM params AS p;
+  FROM params AS p
+  CROSS JOIN summary AS sm;

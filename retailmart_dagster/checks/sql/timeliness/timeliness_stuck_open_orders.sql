@@ -18,17 +18,28 @@ aged AS (
       CROSS JOIN params AS p
      WHERE o.order_date < p.placed_before
 ),
-failing AS (
-    SELECT a.order_id
+checked AS (
+    SELECT a.order_id,
+           a.order_status = ANY (p.open_statuses) AS failed
       FROM aged AS a
       CROSS JOIN params AS p
-     WHERE a.order_status = ANY (p.open_statuses)
+),
+summary AS (
+    SELECT count(*) AS total_rows,
+           array_agg(c.order_id) FILTER (WHERE c.failed) AS failing_keys
+      FROM checked AS c
+),
+failing AS (
+    SELECT f.order_id
+      FROM summary AS sm
+      CROSS JOIN unnest(sm.failing_keys) AS f (order_id)
 )
-SELECT (SELECT count(*) FROM failing) AS affected_count,
-       (SELECT count(*) FROM aged) AS total_rows,
+SELECT coalesce(cardinality(sm.failing_keys), 0) AS affected_count,
+       sm.total_rows,
        p.threshold,
        p.severity,
        ARRAY(SELECT 'order_id=' || f.order_id FROM failing AS f
               ORDER BY f.order_id LIMIT p.sample_limit) AS sample_keys,
        jsonb_build_object('placed_before', p.placed_before) AS details
-  FROM params AS p;
+  FROM params AS p
+  CROSS JOIN summary AS sm;

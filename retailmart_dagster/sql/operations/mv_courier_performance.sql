@@ -1,4 +1,4 @@
--- analytics.vw_courier_performance: which courier delivers fastest and most reliably?
+-- analytics.mv_courier_performance: which courier delivers fastest and most reliably?
 -- One row per courier (sales.shipments.courier_name; NULL as 'Unknown') over the shipments of
 -- analytics.vw_shipment_facts (sales orders dated on or before the reference date). On time, delayed
 -- and assessed are defined there (S = config operations.sla_days, measured from the ORDER date).
@@ -10,6 +10,8 @@
 --   courier's own transit time), not order-to-ship (the warehouse's dispatch time).
 -- A courier without assessed shipments has a NULL score and ranks last. Rank is row_number over
 -- score DESC, then on_time_pct DESC, then shipments DESC, then courier_name (deterministic ties).
+-- Materialized because fn_export_operations_couriers and mv_operations_summary read it: computed
+-- once per build, the readers read stored rows.
 -- Question: Which couriers deliver fastest and most reliably, and how do they rank?
 -- Owner: Operations analytics
 -- Refresh: daily
@@ -27,7 +29,7 @@
 -- KPI speed_index: 100 * min over couriers of avg_ship_to_deliver_days / this courier's avg_ship_to_deliver_days
 -- KPI composite_score: (Wr * on_time_pct + Ws * speed_index) / (Wr + Ws) (weights from config)
 -- KPI courier_rank: row_number() over (composite_score DESC NULLS LAST, on_time_pct DESC NULLS LAST, shipments DESC, courier_name)
-CREATE VIEW analytics.vw_courier_performance AS
+CREATE MATERIALIZED VIEW analytics.mv_courier_performance AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_config_int('operations.sla_days') AS sla_days,
@@ -98,3 +100,5 @@ SELECT
     ) AS courier_rank
 FROM scored AS s
 CROSS JOIN params AS p;
+
+CREATE UNIQUE INDEX ux_mv_courier_performance ON analytics.mv_courier_performance (courier_name);

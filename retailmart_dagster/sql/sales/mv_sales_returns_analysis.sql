@@ -1,4 +1,4 @@
--- analytics.vw_sales_returns_analysis: how much is returned, why, and how often?
+-- analytics.mv_sales_returns_analysis: how much is returned, why, and how often?
 -- One row per month of return_date and reason, over returns (sales.returns) of sales orders with a
 -- return_date on or before the reference date (analytics.fn_reference_date()); returns dated later are
 -- not reported yet. Sales orders = orders whose order_status is not in config
@@ -7,11 +7,12 @@
 -- Denominator of the return rate: the number of orders whose order_status is in config
 -- sales.return_rate_base_statuses (default Delivered, Returned: orders that reached the customer)
 -- and whose ORDER date is in the same calendar month as the return month.
+-- Materialized because an export (fn_export_sales_returns) reads it: computed once per build.
 -- KPI returns: count(*) of return rows (one per returned product line) in the month with that reason
 -- KPI returned_orders: count(DISTINCT order_id) of those returns
 -- KPI refund_amount: sum(returns.refund_amount) of those returns
 -- KPI return_rate_pct: returned_orders / orders of that month with status in sales.return_rate_base_statuses * 100; NULL when that denominator is 0
-CREATE VIEW analytics.vw_sales_returns_analysis AS
+CREATE MATERIALIZED VIEW analytics.mv_sales_returns_analysis AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
@@ -64,3 +65,5 @@ SELECT
     round(r.returned_orders / nullif(b.base_orders, 0)::numeric * 100, 2) AS return_rate_pct
 FROM returns_by_month AS r
 LEFT JOIN base_orders_by_month AS b ON b.order_month = r.return_month;
+
+CREATE UNIQUE INDEX ux_mv_sales_returns_analysis ON analytics.mv_sales_returns_analysis (return_month, reason);

@@ -1,6 +1,7 @@
--- analytics.vw_churn_risk_summary: how many buying customers, and how much of their revenue, are at each churn risk level?
+-- analytics.mv_churn_risk_summary: how many buying customers, and how much of their revenue, are at each churn risk level?
 -- One row per risk level x value tier present in analytics.vw_churn_risk (buyers only, each once).
--- Risk levels and tier churn windows from config (see vw_churn_risk).
+-- Risk levels and tier churn windows from config (see vw_churn_risk). Materialized because the export
+-- fn_export_customers_churn_risk reads it: computed once per build, the export reads stored rows.
 -- Question: How much customer value is at risk of churning, by risk level and value tier?
 -- Owner: Customer analytics
 -- Refresh: daily
@@ -11,7 +12,7 @@
 -- KPI avg_days_since_last_order: avg(days_since_last_order)
 -- KPI avg_priority_score: avg(priority_score)
 -- KPI churn_days: the tier's churn window (days)
-CREATE VIEW analytics.vw_churn_risk_summary AS
+CREATE MATERIALIZED VIEW analytics.mv_churn_risk_summary AS
 WITH groups AS (
     SELECT
         c.risk_level,
@@ -40,3 +41,5 @@ SELECT
     round(g.avg_days_since_last_order, 2) AS avg_days_since_last_order,
     round(g.avg_priority_score, 2) AS avg_priority_score
 FROM groups AS g;
+
+CREATE UNIQUE INDEX ux_mv_churn_risk_summary ON analytics.mv_churn_risk_summary (risk_level, value_tier);

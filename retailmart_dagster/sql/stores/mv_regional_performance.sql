@@ -1,10 +1,11 @@
--- analytics.vw_regional_performance: how does each region perform?
+-- analytics.mv_regional_performance: how does each region perform?
 -- One row per store region (stores.stores.region; NULL is 'Unknown'). Money, orders, staff and costs are
 -- the sums of the region's stores in analytics.mv_store_performance (same data period and definitions).
 -- Customers are counted from the sales orders themselves: a customer who bought in two stores of the
 -- region counts ONCE for the region (a customer who bought in two regions counts once in each).
 -- Margins are weighted by revenue: computed from the region's summed profit over its summed revenue,
 -- never as an average of store margins.
+-- Materialized because an export (fn_export_stores_regional) reads it: computed once per build.
 -- Question: Which regions bring the most revenue and profit, with how many stores, staff and customers?
 -- Owner: Store operations analytics
 -- Refresh: daily
@@ -26,7 +27,7 @@
 -- KPI revenue_per_store: revenue / stores
 -- KPI revenue_per_employee: revenue / employees (NULL without employees)
 -- KPI revenue_rank: row_number() over (revenue DESC, region)
-CREATE VIEW analytics.vw_regional_performance AS
+CREATE MATERIALIZED VIEW analytics.mv_regional_performance AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
@@ -63,16 +64,25 @@ by_region AS (
     GROUP BY sp.region
 ),
 
-customers_by_region AS (
-    SELECT
+region_customers AS (
+    -- Each region's distinct customers first (a hash aggregate), then counted: no sort of every order.
+    SELECT DISTINCT
         coalesce(s.region, 'Unknown') AS region,
-        count(DISTINCT o.cust_id) AS customers
+        o.cust_id
     FROM sales.orders AS o
     JOIN stores.stores AS s ON s.store_id = o.store_id
     CROSS JOIN bounds AS b
     WHERE o.order_date BETWEEN b.first_date AND b.ref_date
       AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY coalesce(s.region, 'Unknown')
+      AND o.cust_id IS NOT NULL
+),
+
+customers_by_region AS (
+    SELECT
+        rc.region,
+        count(*) AS customers
+    FROM region_customers AS rc
+    GROUP BY rc.region
 ),
 
 profit AS (
@@ -113,3 +123,5 @@ SELECT
 FROM profit AS r
 CROSS JOIN bounds AS b
 LEFT JOIN customers_by_region AS c ON c.region = r.region;
+
+CREATE UNIQUE INDEX ux_mv_regional_performance ON analytics.mv_regional_performance (region);

@@ -1,4 +1,4 @@
--- analytics.vw_promotion_effectiveness: do days with a promotion sell more than comparable days?
+-- analytics.mv_promotion_effectiveness: do days with a promotion sell more than comparable days?
 -- One row per promotion (products.promotions) with at least one day between the first order date
 -- (any status) and the reference date (analytics.fn_reference_date()); its days are clipped to that
 -- range. Promotions are not linked to products or orders, so the only measurable effect is on TOTAL
@@ -15,6 +15,8 @@
 -- how confounded the comparison is. overlapping_promotions counts the other promotions whose dates
 -- intersect this one's. When promotions cover almost every day (as on the sample data), every row
 -- falls back and the uplift measures this promotion on top of the others.
+-- Materialized because the export fn_export_marketing_promotions reads it: computed once per build,
+-- the export reads stored rows.
 -- Question: Do promotion days sell more than comparable days, and how much do overlaps blur that?
 -- Owner: Marketing analytics
 -- Refresh: daily
@@ -31,7 +33,7 @@
 -- KPI overlapping_promotions: count of OTHER promotions whose [start_date, end_date] intersects this one's
 -- KPI avg_active_promotions_promo_days: average number of active promotions (this one included) on promo_days
 -- KPI avg_active_promotions_baseline_days: average number of active promotions on the baseline days
-CREATE VIEW analytics.vw_promotion_effectiveness AS
+CREATE MATERIALIZED VIEW analytics.mv_promotion_effectiveness AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
@@ -82,15 +84,30 @@ promotions AS (
       AND pr.end_date >= pr.start_date
 ),
 
+active_counts AS (
+    -- each promotion expanded into its days inside [first date, reference date], counted per day
+    -- (equality joins on days instead of a days x promotions range join)
+    SELECT
+        b.first_date + k.day_offset AS sales_date,
+        count(*) AS active_promotions
+    FROM products.promotions AS pr
+    CROSS JOIN bounds AS b
+    CROSS JOIN LATERAL generate_series(
+        greatest(pr.start_date, b.first_date) - b.first_date,
+        least(pr.end_date, b.ref_date) - b.first_date
+    ) AS k (day_offset)
+    WHERE pr.start_date <= b.ref_date
+      AND pr.end_date >= b.first_date
+    GROUP BY b.first_date + k.day_offset
+),
+
 active_by_day AS (
     SELECT
         gs.day::date AS sales_date,
-        count(pr.promo_id) AS active_promotions
+        coalesce(ac.active_promotions, 0) AS active_promotions
     FROM bounds AS b
     CROSS JOIN LATERAL generate_series(b.first_date, b.ref_date, interval '1 day') AS gs (day)
-    LEFT JOIN products.promotions AS pr
-        ON gs.day::date BETWEEN pr.start_date AND pr.end_date
-    GROUP BY gs.day::date
+    LEFT JOIN active_counts AS ac ON ac.sales_date = gs.day::date
 ),
 
 calendar AS (
@@ -113,7 +130,8 @@ promo_day_rows AS (
         c.orders,
         c.revenue
     FROM promotions AS pr
-    JOIN calendar AS c ON c.sales_date BETWEEN pr.promo_start AND pr.promo_end
+    CROSS JOIN LATERAL generate_series(0, pr.promo_end - pr.promo_start) AS k (day_offset)
+    JOIN calendar AS c ON c.sales_date = pr.promo_start + k.day_offset
 ),
 
 promo_stats AS (
@@ -143,9 +161,13 @@ candidates AS (
         c.revenue
     FROM promotions AS pr
     CROSS JOIN bounds AS b
-    JOIN calendar AS c
-        ON c.sales_date BETWEEN pr.start_date - b.window_days AND pr.end_date + b.window_days
-       AND c.sales_date NOT BETWEEN pr.start_date AND pr.end_date
+    -- the W days before the start and the W days after the end: [start - W, end + W] without the
+    -- promotion's own dates, each day once
+    CROSS JOIN LATERAL generate_series(1, b.window_days) AS k (day_offset)
+    CROSS JOIN LATERAL (
+        VALUES (pr.start_date - k.day_offset), (pr.end_date + k.day_offset)
+    ) AS d (sales_date)
+    JOIN calendar AS c ON c.sales_date = d.sales_date
     JOIN promo_weekdays AS w ON w.promo_id = pr.promo_id AND w.iso_dow = c.iso_dow
 ),
 
@@ -246,3 +268,5 @@ SELECT
     round(m.avg_active_baseline_days, 2) AS avg_active_promotions_baseline_days
 FROM measured AS m
 CROSS JOIN bounds AS b;
+
+CREATE UNIQUE INDEX ux_mv_promotion_effectiveness ON analytics.mv_promotion_effectiveness (promo_id);

@@ -1,4 +1,4 @@
--- analytics.vw_inventory_turnover: how fast does each product sell, and how long will its stock last?
+-- analytics.mv_inventory_turnover: how fast does each product sell, and how long will its stock last?
 -- One row PER PRODUCT of products.products (never per product and stock level). Units sold = quantity
 -- over the lines of sales orders (order_status not in config sales.excluded_order_statuses) dated in
 -- the N days ending at the reference date (analytics.fn_reference_date()), N = config
@@ -14,6 +14,9 @@
 -- and sales in the window; low_cover_days = greatest(config products.min_cover_days, config
 -- products.low_cover_ratio * typical); overstock_cover_days = config products.overstock_cover_ratio *
 -- typical.
+-- Sales orders are read from the order-grain fact analytics.fact_orders. Materialized because the
+-- exports fn_export_products_inventory_status / _inventory_turnover and vw_inventory_status_summary
+-- read it: computed once per build, the readers read stored rows.
 -- Question: Which products are about to run out, which hold far too much stock, and which do not sell at all?
 -- Owner: Product analytics
 -- Refresh: daily
@@ -26,7 +29,7 @@
 -- KPI turnover_ratio: units_sold_window / current_stock (window turnover on current stock); NULL without stock
 -- KPI typical_cover_days: percentile_cont(0.5) of days_of_inventory over products with stock > 0 and sales in the window
 -- KPI stock_status: Out of Stock / Dead Stock / Low / Overstocked / Normal, as described above
-CREATE VIEW analytics.vw_inventory_turnover AS
+CREATE MATERIALIZED VIEW analytics.mv_inventory_turnover AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
@@ -38,12 +41,12 @@ WITH params AS MATERIALIZED (
 ),
 
 window_orders AS (
-    SELECT o.order_id
-    FROM sales.orders AS o
+    SELECT f.order_id
+    FROM analytics.fact_orders AS f
     CROSS JOIN params AS p
-    WHERE o.order_date > p.ref_date - p.window_days
-      AND o.order_date <= p.ref_date
-      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
+    WHERE f.order_date > p.ref_date - p.window_days
+      AND f.order_date <= p.ref_date
+      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
 ),
 
 window_sales AS (
@@ -149,3 +152,5 @@ SELECT
 FROM classified AS k
 CROSS JOIN params AS p
 CROSS JOIN cut_offs AS c;
+
+CREATE UNIQUE INDEX ux_mv_inventory_turnover ON analytics.mv_inventory_turnover (prod_id);

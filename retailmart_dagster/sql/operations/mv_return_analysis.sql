@@ -1,4 +1,5 @@
--- analytics.vw_return_analysis: which product categories come back, and why?
+-- analytics.mv_return_analysis: which product categories come back, and why?
+-- Materialized because its export and the return-rate alert both read it (computed once per build).
 -- One row per product category x return reason: every category that has delivered orders crossed with
 -- every reason seen (zeros included), over orders dated on or before the reference date
 -- (analytics.fn_reference_date()) and returns dated on or before it. Category = products.category
@@ -26,7 +27,7 @@
 -- KPI category_return_rate_pct: category_returned_orders / delivered_orders * 100
 -- KPI reason_share_pct: returns / category_returns * 100 (share of the category's returned lines with that reason)
 -- KPI is_high_return_category: category_return_rate_pct >= operations.high_return_rate_pct
-CREATE VIEW analytics.vw_return_analysis AS
+CREATE MATERIALIZED VIEW analytics.mv_return_analysis AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
@@ -141,3 +142,4 @@ SELECT
     ) AS is_high_return_category
 FROM grid AS g
 CROSS JOIN params AS p;
+CREATE UNIQUE INDEX ux_mv_return_analysis ON analytics.mv_return_analysis (category, reason);

@@ -1,4 +1,4 @@
--- analytics.vw_payment_analysis: how are orders paid, month by month and mode by mode?
+-- analytics.mv_payment_analysis: how are orders paid, month by month and mode by mode?
 -- One row per payment month x payment mode: every month from the month of the first order date (any
 -- status) to the month of the reference date (analytics.fn_reference_date()), crossed with every mode
 -- seen (zeros included). Payments (sales.payments, payment grain) of sales orders, i.e. orders whose
@@ -8,6 +8,9 @@
 -- Success rate: sales.payments has NO payment status column, so whether a payment succeeded, failed
 -- or was refunded is unknown. success_rate_pct is NULL (never a fake 100 %) and success_rate_note
 -- says why.
+-- Order dates and statuses are read from the order-grain fact analytics.fact_orders.
+-- Materialized because fn_export_operations_payments reads it: computed once per build, the export
+-- reads stored rows.
 -- Question: Which payment modes do customers use, how is that changing, and do payments succeed?
 -- Owner: Operations analytics
 -- Refresh: daily
@@ -18,7 +21,7 @@
 -- KPI payment_share_pct: payments / payments of all modes in the month * 100
 -- KPI amount_share_pct: amount / amount of all modes in the month * 100
 -- KPI success_rate_pct: not available (NULL): the source has no payment status
-CREATE VIEW analytics.vw_payment_analysis AS
+CREATE MATERIALIZED VIEW analytics.mv_payment_analysis AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
@@ -30,9 +33,9 @@ bounds AS (
         p.ref_date,
         p.excluded_statuses,
         (
-            SELECT min(o.order_date)
-            FROM sales.orders AS o
-            WHERE o.order_date <= p.ref_date
+            SELECT min(f.order_date)
+            FROM analytics.fact_orders AS f
+            WHERE f.order_date <= p.ref_date
         ) AS first_date
     FROM params AS p
 ),
@@ -51,15 +54,15 @@ sales_payments AS (
     SELECT
         pm.payment_id,
         pm.order_id,
-        date_trunc('month', coalesce(pm.payment_date, o.order_date))::date AS payment_month,
+        date_trunc('month', coalesce(pm.payment_date, f.order_date))::date AS payment_month,
         coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
         pm.amount
     FROM sales.payments AS pm
-    JOIN sales.orders AS o ON o.order_id = pm.order_id
+    JOIN analytics.fact_orders AS f ON f.order_id = pm.order_id
     CROSS JOIN bounds AS b
-    WHERE o.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
-      AND coalesce(pm.payment_date, o.order_date) BETWEEN b.first_date AND b.ref_date
+    WHERE f.order_date BETWEEN b.first_date AND b.ref_date
+      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
+      AND coalesce(pm.payment_date, f.order_date) BETWEEN b.first_date AND b.ref_date
 ),
 
 modes AS (
@@ -111,3 +114,5 @@ SELECT
     'Not available: sales.payments has no payment status column, so successful and failed '
     'payments cannot be told apart.'::text AS success_rate_note
 FROM grid AS g;
+
+CREATE UNIQUE INDEX ux_mv_payment_analysis ON analytics.mv_payment_analysis (payment_month, payment_mode);

@@ -1,4 +1,4 @@
--- analytics.vw_delivery_performance: how fast and how reliably are orders delivered, month by month?
+-- analytics.mv_delivery_performance: how fast and how reliably are orders delivered, month by month?
 -- One row per ORDER month, from the month of the first order date (any status) to the month of the
 -- reference date (analytics.fn_reference_date()); months without shipments are rows of zeros.
 -- Shipment timings and SLA outcomes come from analytics.vw_shipment_facts (one definition): on time =
@@ -10,6 +10,9 @@
 -- and date_conflicts only. Averages are over shipments (shipment grain), never averages of averages.
 -- Orders = sales orders (order_status not in config sales.excluded_order_statuses) dated in the
 -- month, counted at order grain.
+-- Orders are counted from the order-grain fact analytics.fact_orders (one row per order with a date).
+-- Materialized because fn_export_operations_delivery_performance reads it: computed once per build,
+-- the export reads stored rows.
 -- Question: Are orders shipped and delivered within the delivery SLA, and is that improving?
 -- Owner: Operations analytics
 -- Refresh: daily
@@ -27,7 +30,7 @@
 -- KPI avg_ship_to_deliver_days: avg(delivered_date - shipped_date) over delivered shipments without date conflict
 -- KPI avg_order_to_deliver_days: avg(delivered_date - order_date) over delivered shipments without date conflict
 -- KPI date_conflicts: shipments whose dates contradict each other (excluded from averages and outcomes)
-CREATE VIEW analytics.vw_delivery_performance AS
+CREATE MATERIALIZED VIEW analytics.mv_delivery_performance AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
@@ -41,9 +44,9 @@ bounds AS (
         p.excluded_statuses,
         p.sla_days,
         (
-            SELECT min(o.order_date)
-            FROM sales.orders AS o
-            WHERE o.order_date <= p.ref_date
+            SELECT min(f.order_date)
+            FROM analytics.fact_orders AS f
+            WHERE f.order_date <= p.ref_date
         ) AS first_date
     FROM params AS p
 ),
@@ -60,13 +63,13 @@ months AS (
 
 orders_by_month AS (
     SELECT
-        date_trunc('month', o.order_date)::date AS order_month,
+        date_trunc('month', f.order_date)::date AS order_month,
         count(*) AS orders
-    FROM sales.orders AS o
+    FROM analytics.fact_orders AS f
     CROSS JOIN bounds AS b
-    WHERE o.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY date_trunc('month', o.order_date)::date
+    WHERE f.order_date BETWEEN b.first_date AND b.ref_date
+      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
+    GROUP BY date_trunc('month', f.order_date)::date
 ),
 
 shipments_by_month AS (
@@ -112,3 +115,5 @@ FROM months AS m
 CROSS JOIN bounds AS b
 LEFT JOIN orders_by_month AS o ON o.order_month = m.order_month
 LEFT JOIN shipments_by_month AS s ON s.order_month = m.order_month;
+
+CREATE UNIQUE INDEX ux_mv_delivery_performance ON analytics.mv_delivery_performance (order_month);

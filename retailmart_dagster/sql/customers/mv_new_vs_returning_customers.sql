@@ -1,4 +1,4 @@
--- analytics.vw_new_vs_returning_customers: each month, how much comes from new and from returning customers?
+-- analytics.mv_new_vs_returning_customers: each month, how much comes from new and from returning customers?
 -- One row per calendar month from the month of the first sales order to the month of the reference
 -- date (analytics.fn_reference_date()); months without orders are rows of zeros. Sales orders =
 -- orders whose order_status is not in config sales.excluded_order_statuses, dated on or before the
@@ -6,6 +6,8 @@
 -- A customer is NEW in the month of their first sales order (over all history): all their orders of
 -- that month count as new-customer orders. In a later month they are RETURNING. The data has no
 -- history before its first order date, so the first months overstate new customers (left-censored).
+-- Materialized because the export fn_export_customers_new_vs_returning reads it: computed once per
+-- build, the export reads stored rows.
 -- Question: How many customers each month are first-time buyers and how many come back, and what do they spend?
 -- Owner: Customer analytics
 -- Refresh: daily
@@ -20,7 +22,7 @@
 -- KPI returning_revenue_share_pct: returning_customer_revenue / (new + returning revenue) * 100
 -- KPI new_customer_aov: new_customer_revenue / new_customer_orders (NULL without orders)
 -- KPI returning_customer_aov: returning_customer_revenue / returning_customer_orders (NULL without orders)
-CREATE VIEW analytics.vw_new_vs_returning_customers AS
+CREATE MATERIALIZED VIEW analytics.mv_new_vs_returning_customers AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
@@ -116,3 +118,5 @@ SELECT
     ) AS returning_customer_aov
 FROM monthly AS m
 CROSS JOIN params AS p;
+
+CREATE UNIQUE INDEX ux_mv_new_vs_returning_customers ON analytics.mv_new_vs_returning_customers (month_start);

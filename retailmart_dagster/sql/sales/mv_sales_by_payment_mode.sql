@@ -1,14 +1,15 @@
--- analytics.vw_sales_by_payment_mode: how do customers pay for their orders?
+-- analytics.mv_sales_by_payment_mode: how do customers pay for their orders?
 -- One row per payment mode, over the payments (sales.payments, payment grain) of sales orders dated
 -- from the first order date to the reference date (analytics.fn_reference_date()). Sales orders =
 -- orders whose order_status is not in config sales.excluded_order_statuses. The source has no payment
 -- status, so every payment row counts; a NULL payment_mode is reported as 'Unknown'.
+-- Materialized because an export (fn_export_sales_payment_modes) reads it: computed once per build.
 -- KPI payments: count(*) of payment rows with that mode
 -- KPI orders: count(DISTINCT order_id) of those payments (an order paid in two modes counts in both)
 -- KPI amount_paid: sum(payments.amount) of those payments (payment grain)
 -- KPI amount_share_pct: amount_paid / amount_paid of all modes * 100
 -- KPI avg_payment: amount_paid / payments (numeric division)
-CREATE VIEW analytics.vw_sales_by_payment_mode AS
+CREATE MATERIALIZED VIEW analytics.mv_sales_by_payment_mode AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
@@ -42,3 +43,5 @@ SELECT
     round(m.amount_paid / nullif(sum(m.amount_paid) OVER (), 0) * 100, 2) AS amount_share_pct,
     round(m.amount_paid / nullif(m.payments, 0)::numeric, 2) AS avg_payment
 FROM by_mode AS m;
+
+CREATE UNIQUE INDEX ux_mv_sales_by_payment_mode ON analytics.mv_sales_by_payment_mode (payment_mode);

@@ -1,0 +1,189 @@
+-- analytics.mv_product_group_totals: the sales, review and stock totals of every product category and
+-- every brand, computed once for analytics.vw_category_performance and analytics.vw_brand_performance.
+-- One row per (level, group_name): level 'category' has one row per category of products.products,
+-- level 'brand' one row per brand (a NULL category or brand is reported as 'Unknown'). Each product
+-- belongs to exactly one category row and one brand row. Amounts are unrounded (the two views round).
+-- Sales: the lines (sales.order_items, line grain) of sales orders dated up to the reference date
+-- (analytics.fn_reference_date()), read from analytics.fact_orders (order_status not in config
+-- sales.excluded_order_statuses). The lines are read once (a MATERIALIZED CTE): amounts are summed per
+-- product first (exact numeric sums, so the group sums are exact) and rolled up to the groups; orders
+-- are counted distinct per group over the lines (GROUPING SETS), never summed over products. Reviews: customers.reviews dated up to the
+-- reference date whose prod_id is a known product (orphans ignored). Stock: inventory rows of known
+-- stores only, negative stock_qty counted as 0 (as in mv_top_products). Catalogue, sales lines,
+-- reviews and stock are each aggregated per group in their own CTE and joined afterwards (no fan-out).
+-- Materialized because the two views and their exports read it: the line scan runs once per build.
+-- Question: What did each product category and each brand sell, how is it rated and how much is in stock?
+-- Owner: Product analytics
+-- Refresh: daily
+-- KPI products: count(*) of catalogue products of the group
+-- KPI categories: count(DISTINCT category) of the group's products (category_list names them)
+-- KPI products_sold: count(DISTINCT prod_id) with at least one sales-order line
+-- KPI orders: count(DISTINCT order_id) of sales orders with a line of the group
+-- KPI units: sum(quantity) over the group's sales-order lines
+-- KPI gross_value: sum(quantity * unit_price) (line grain)
+-- KPI discount_amount: sum(quantity * unit_price * discount / 100) (line grain)
+-- KPI net_revenue: sum(quantity * unit_price * (1 - discount / 100)) (line grain)
+-- KPI avg_rating: avg(rating) over the reviews of the group's products (review grain)
+-- KPI review_count: count(*) of those reviews
+-- KPI current_stock: sum(greatest(stock_qty, 0)) over inventory rows of known stores
+-- KPI stock_value: sum(greatest(stock_qty, 0) * products.price) over the same rows
+CREATE MATERIALIZED VIEW analytics.mv_product_group_totals AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_reference_date() AS ref_date,
+        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
+),
+
+bounds AS (
+    SELECT
+        p.ref_date,
+        p.excluded_statuses,
+        (
+            SELECT min(f.order_date)
+            FROM analytics.fact_orders AS f
+            WHERE f.order_date <= p.ref_date
+        ) AS first_date
+    FROM params AS p
+),
+
+catalogue AS (
+    SELECT
+        pr.prod_id,
+        coalesce(pr.category, 'Unknown') AS category,
+        coalesce(pr.brand, 'Unknown') AS brand,
+        pr.price
+    FROM products.products AS pr
+),
+
+-- Each product once per level: its category row and its brand row.
+catalogue_groups AS (
+    SELECT
+        c.prod_id,
+        c.category,
+        c.price,
+        g.level,
+        g.group_name
+    FROM catalogue AS c
+    CROSS JOIN LATERAL (VALUES ('category', c.category), ('brand', c.brand)) AS g (level, group_name)
+),
+
+sales_orders AS (
+    SELECT f.order_id
+    FROM analytics.fact_orders AS f
+    CROSS JOIN bounds AS b
+    WHERE f.order_date <= b.ref_date
+      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
+),
+
+products_by_group AS (
+    SELECT
+        cg.level,
+        cg.group_name,
+        count(*) AS products,
+        count(DISTINCT cg.category) AS categories,
+        string_agg(DISTINCT cg.category, ', ' ORDER BY cg.category) AS category_list
+    FROM catalogue_groups AS cg
+    GROUP BY cg.level, cg.group_name
+),
+
+-- The lines of sales orders with their product's category and brand, read once.
+sales_lines AS MATERIALIZED (
+    SELECT
+        oi.order_id,
+        oi.prod_id,
+        c.category,
+        c.brand,
+        oi.quantity,
+        oi.unit_price,
+        oi.discount
+    FROM sales.order_items AS oi
+    JOIN sales_orders AS so ON so.order_id = oi.order_id
+    JOIN catalogue AS c ON c.prod_id = oi.prod_id
+),
+
+-- Line amounts per product first (exact numeric sums, so their sums per group are exact too).
+lines_by_product AS (
+    SELECT
+        sl.prod_id,
+        sum(sl.quantity) AS units,
+        sum(sl.quantity * sl.unit_price) AS gross_value,
+        sum(sl.quantity * sl.unit_price * sl.discount / 100) AS discount_amount,
+        sum(sl.quantity * sl.unit_price * (1 - sl.discount / 100)) AS net_revenue
+    FROM sales_lines AS sl
+    GROUP BY sl.prod_id
+),
+
+orders_by_group AS (
+    SELECT
+        CASE WHEN grouping(sl.category) = 0 THEN 'category' ELSE 'brand' END AS level,
+        CASE WHEN grouping(sl.category) = 0 THEN sl.category ELSE sl.brand END AS group_name,
+        count(DISTINCT sl.order_id) AS orders
+    FROM sales_lines AS sl
+    GROUP BY GROUPING SETS ((sl.category), (sl.brand))
+),
+
+lines_by_group AS (
+    SELECT
+        cg.level,
+        cg.group_name,
+        count(*) AS products_sold,
+        sum(lp.units)::bigint AS units,
+        sum(lp.gross_value) AS gross_value,
+        sum(lp.discount_amount) AS discount_amount,
+        sum(lp.net_revenue) AS net_revenue
+    FROM lines_by_product AS lp
+    JOIN catalogue_groups AS cg ON cg.prod_id = lp.prod_id
+    GROUP BY cg.level, cg.group_name
+),
+
+reviews_by_group AS (
+    SELECT
+        cg.level,
+        cg.group_name,
+        avg(r.rating::numeric) AS avg_rating,
+        count(*) AS review_count
+    FROM customers.reviews AS r
+    JOIN catalogue_groups AS cg ON cg.prod_id = r.prod_id
+    CROSS JOIN bounds AS b
+    WHERE r.review_date <= b.ref_date
+    GROUP BY cg.level, cg.group_name
+),
+
+stock_by_group AS (
+    SELECT
+        cg.level,
+        cg.group_name,
+        sum(greatest(v.stock_qty, 0)) AS current_stock,
+        sum(greatest(v.stock_qty, 0) * cg.price) AS stock_value
+    FROM products.inventory AS v
+    JOIN stores.stores AS s ON s.store_id = v.store_id
+    JOIN catalogue_groups AS cg ON cg.prod_id = v.prod_id
+    GROUP BY cg.level, cg.group_name
+)
+
+SELECT
+    pg.level,
+    pg.group_name,
+    pg.products,
+    pg.categories,
+    pg.category_list,
+    coalesce(l.products_sold, 0) AS products_sold,
+    coalesce(o.orders, 0) AS orders,
+    coalesce(l.units, 0) AS units,
+    coalesce(l.gross_value, 0) AS gross_value,
+    coalesce(l.discount_amount, 0) AS discount_amount,
+    coalesce(l.net_revenue, 0) AS net_revenue,
+    r.avg_rating,
+    coalesce(r.review_count, 0) AS review_count,
+    coalesce(st.current_stock, 0) AS current_stock,
+    coalesce(st.stock_value, 0) AS stock_value,
+    b.first_date AS period_start,
+    b.ref_date AS period_end
+FROM products_by_group AS pg
+CROSS JOIN bounds AS b
+LEFT JOIN lines_by_group AS l ON l.level = pg.level AND l.group_name = pg.group_name
+LEFT JOIN orders_by_group AS o ON o.level = pg.level AND o.group_name = pg.group_name
+LEFT JOIN reviews_by_group AS r ON r.level = pg.level AND r.group_name = pg.group_name
+LEFT JOIN stock_by_group AS st ON st.level = pg.level AND st.group_name = pg.group_name;
+
+CREATE UNIQUE INDEX ux_mv_product_group_totals ON analytics.mv_product_group_totals (level, group_name);
