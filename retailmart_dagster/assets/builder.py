@@ -69,11 +69,13 @@ SCHEMA_OBJECT = "schema_analytics"
 # The audit tables every build writes to, built in this order right after the schema; every other
 # object depends on the last of them, so that from the first run on every build is logged.
 AUDIT_TABLES = ("execution_log", "object_registry", "refresh_history", "kpi_metadata")
+ROLES_OBJECT = "roles"
 
 
 def analytics_dependencies(objects: Sequence[SqlObject]) -> dict[str, set[str]]:
     """Names of the analytics objects each object depends on: what its SQL references, plus the
-    build order of setup (the schema first, then the audit tables, then everything else)."""
+    build order of setup (the schema first, then the audit tables, then everything else; every
+    object that reads a source table after the roles step, which grants that read)."""
     created = {ref: o.name for o in objects for ref in o.creates}
     names = {o.name for o in objects}
     deps: dict[str, set[str]] = {}
@@ -87,6 +89,11 @@ def analytics_dependencies(objects: Sequence[SqlObject]) -> dict[str, set[str]]:
                 found.add(AUDIT_TABLES[position - 1])
         elif o.name != SCHEMA_OBJECT and AUDIT_TABLES[-1] in names:
             found.add(AUDIT_TABLES[-1])
+        reads_source = any(r[0] != ANALYTICS_SCHEMA for r in o.references)
+        if reads_source and ROLES_OBJECT in names and o.name != ROLES_OBJECT:
+            # The pipeline role reads the source through the grants of the roles step; a source
+            # schema that was re-created (new sample data, a reload) has lost them until it runs.
+            found.add(ROLES_OBJECT)
         deps[o.name] = found
     return deps
 

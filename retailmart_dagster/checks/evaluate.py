@@ -163,14 +163,36 @@ def evaluate_checks(
     """
     wanted = connections if connections is not None else configured_connections()
     idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if wanted > 1 and len(checks) > 1 and idle:
+        try:
+            return _evaluate_shared(conn, checks, clock, wanted)
+        except _NoSnapshot:
+            pass  # the server cannot export a snapshot (the attempt was rolled back): conn alone
     with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        conn.execute("SELECT set_config(%s, %s, true)", (CLOCK_SETTING, clock_value(clock)))
-        if wanted <= 1 or len(checks) <= 1 or not idle:
-            return [run_check(conn, check) for check in checks]
-        snapshot = _export_snapshot(conn)
-        if snapshot is None:
-            return [run_check(conn, check) for check in checks]
+        _begin_snapshot(conn, clock)
+        return [run_check(conn, check) for check in checks]
+
+
+class _NoSnapshot(Exception):
+    """The server refused pg_export_snapshot()."""
+
+
+def _begin_snapshot(conn: psycopg.Connection, clock: dt.datetime) -> None:
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    conn.execute("SELECT set_config(%s, %s, true)", (CLOCK_SETTING, clock_value(clock)))
+
+
+def _evaluate_shared(
+    conn: psycopg.Connection, checks: Sequence[QualityCheck], clock: dt.datetime, wanted: int
+) -> list[CheckOutcome]:
+    with conn.transaction():
+        _begin_snapshot(conn, clock)
+        try:
+            # Not in a savepoint: a snapshot cannot be exported from a subtransaction.
+            row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+        except psycopg.Error as exc:
+            raise _NoSnapshot(str(exc)) from exc
+        snapshot = str(row[0]) if row else ""
         with _siblings(conn, wanted - 1, snapshot, clock) as siblings:
             return _run_shared(conn, siblings, checks)
 
@@ -185,23 +207,14 @@ def configured_connections() -> int:
         raise ValueError(f"{CONNECTIONS_ENV}={value!r}: expected a whole number >= 1") from exc
 
 
-def _export_snapshot(conn: psycopg.Connection) -> str | None:
-    """conn's snapshot, for siblings to import; None where the server cannot export one."""
-    try:
-        with conn.transaction():  # a savepoint: a refusal leaves the evaluation usable
-            row = conn.execute("SELECT pg_export_snapshot()").fetchone()
-    except psycopg.Error:
-        return None
-    return str(row[0]) if row else None
-
-
 def _open_sibling(
     conn: psycopg.Connection, snapshot: str, clock: dt.datetime
 ) -> psycopg.Connection:
     """A connection like conn (same server, login, role and session settings) inside a transaction
     that reads conn's exported snapshot."""
     settings = conn.execute(
-        "SELECT name, current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session'"
+        "SELECT name, current_setting(name) FROM pg_catalog.pg_settings"
+        " WHERE source = 'session' AND name NOT LIKE 'transaction\\_%'"  # those of this transaction
     ).fetchall()
     role = conn.execute("SELECT current_user, session_user").fetchone()
     sibling = psycopg.connect(

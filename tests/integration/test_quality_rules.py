@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from retailmart_dagster.checks import evaluate as evaluate_module
 from retailmart_dagster.checks.evaluate import (
     CLOCK_SETTING,
     CheckOutcome,
-    _export_snapshot,
     _siblings,
     clock_value,
     evaluate_checks,
@@ -638,12 +638,21 @@ def _result(o: CheckOutcome) -> tuple:
 
 
 def test_checks_shared_among_connections_give_the_one_connection_results(
-    kpi_conn: psycopg.Connection,
+    kpi_conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = dt.datetime.combine(KPI_END_DATE, dt.time(), tzinfo=dt.UTC)
     checks = list(CHECKS.values())
     alone = evaluate_checks(kpi_conn, checks, clock, connections=1)
+    opened: list[psycopg.Connection] = []
+    real_open = evaluate_module._open_sibling
+
+    def spy(*args: object) -> psycopg.Connection:
+        opened.append(real_open(*args))
+        return opened[-1]
+
+    monkeypatch.setattr(evaluate_module, "_open_sibling", spy)
     shared = evaluate_checks(kpi_conn, checks, clock, connections=3)
+    assert len(opened) == 2 and all(c.closed for c in opened)  # really shared, then closed
     assert [_result(o) for o in shared] == [_result(o) for o in alone]
 
 
@@ -656,8 +665,7 @@ def test_sibling_connections_read_the_evaluation_snapshot_with_its_clock(kpi_db_
         conn.commit()
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         mine = conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
-        snapshot = _export_snapshot(conn)
-        assert snapshot
+        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         with _siblings(conn, 2, snapshot, clock) as siblings:
             assert len(siblings) == 2
             for sibling in siblings:

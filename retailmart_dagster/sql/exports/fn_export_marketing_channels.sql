@@ -10,6 +10,8 @@ CREATE OR REPLACE FUNCTION analytics.fn_export_marketing_channels()
 RETURNS json
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH params AS MATERIALIZED (
         SELECT

@@ -13,6 +13,8 @@ CREATE OR REPLACE FUNCTION analytics.fn_export_marketing_promotions()
 RETURNS json
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH params AS MATERIALIZED (
         SELECT

@@ -6,6 +6,8 @@ CREATE OR REPLACE FUNCTION analytics.fn_export_sales_day_of_week()
 RETURNS json
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH params AS MATERIALIZED (
         SELECT analytics.fn_reference_date() AS ref_date

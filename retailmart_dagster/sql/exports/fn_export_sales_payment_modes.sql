@@ -7,6 +7,8 @@ CREATE OR REPLACE FUNCTION analytics.fn_export_sales_payment_modes()
 RETURNS json
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH params AS MATERIALIZED (
         SELECT

@@ -6,6 +6,8 @@ CREATE OR REPLACE FUNCTION analytics.fn_export_sales_weekend_vs_weekday()
 RETURNS json
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH params AS MATERIALIZED (
         SELECT analytics.fn_reference_date() AS ref_date
