@@ -15,10 +15,10 @@ Where the population is one scan (a table, or a join), a check reads it once: a 
 each row (``failed``), one aggregate counts the population and collects the failing keys
 (``array_agg(...) FILTER (WHERE failed)``, so the condition is evaluated once per row), and
 ``affected_count`` is the number of keys collected; the sample keys are the first of them in key order.
-That replaced a separate ``count(*)`` of the table and a materialized CTE of failing rows (about a
-quarter less work for the whole evaluation). The failing keys are held in memory while the check runs
-(a few bytes each); anti-joins (``NOT EXISTS``) and windowed duplicate checks keep their plain form,
-which the planner runs better as they are.
+That replaced a separate ``count(*)`` of the table and a materialized CTE of failing rows (with the
+other rewrites, 14 % less server CPU for the whole evaluation at scales 1 and 10). The failing keys
+are held in memory while the check runs (a few bytes each); anti-joins (``NOT EXISTS``) and windowed
+duplicate checks keep their plain form, which the planner runs better as they are.
 
 The files live outside ``retailmart_dagster/sql/`` on purpose: they are not database objects, so they
 must not become assets. Lineage (the tables and analytics functions a check reads) comes from the SQL

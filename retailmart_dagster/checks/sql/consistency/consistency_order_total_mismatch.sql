@@ -15,7 +15,8 @@ lines AS (
       FROM sales.order_items AS i
      GROUP BY i.order_id
      -- In order_id order: the planner then aggregates along the order_id index (a sort-based group
-     -- aggregate) instead of hashing every order's state in memory, 30-45 % less CPU at scale 1.
+     -- aggregate) instead of hashing every order's state in memory: about 40 % less CPU at scale 1
+     -- (at scale 10, where the hash would not fit in work_mem, it already did).
      ORDER BY i.order_id
 ),
 compared AS (
