@@ -294,6 +294,16 @@ class SqlBuilder:
             retired.append(name)
         return retired
 
+    def _inputs_exist(self, conn: psycopg.Connection, obj: SqlObject) -> bool:
+        """Whether every analytics object that obj references exists now (in an upgrade, one of
+        them may have been dropped with the same CASCADE and not be rebuilt yet)."""
+        created = {ref: o for o in self.objects for ref in o.creates}
+        return all(
+            self._exists(conn, created[ref])
+            for ref in obj.references
+            if ref in created and created[ref].name != obj.name
+        )
+
     # ------------------------------------------------------------------ build
     def _create(self, conn: psycopg.Connection, obj: SqlObject) -> None:
         if obj.kind == FACT_TABLE and self._has_table(conn, FACT_PARTITIONS):
@@ -339,18 +349,24 @@ class SqlBuilder:
             elif exists and same:
                 action = "unchanged"
             else:
-                # Dependents that exist now and that DROP ... CASCADE may take with it.
+                # Dependents that exist now and that DROP ... CASCADE may take with it; re-created
+                # here only if unchanged and all they read exists. A dependent whose SQL changed too
+                # (an upgrade) may need objects that do not exist yet, or read one that the CASCADE
+                # took and that is not rebuilt yet: its own step, later in the run, creates it.
                 before = [
                     d
                     for d in downstream(self.objects, obj)
-                    if exists and d.kind in VERSIONED_KINDS and self._exists(conn, d)
+                    if exists
+                    and d.kind in VERSIONED_KINDS
+                    and self._exists(conn, d)
+                    and self._registered_version(conn, d) == self.version(d)
                 ]
                 if exists:
                     self._drop(conn, obj)
                 self._create(conn, obj)
                 action = "recreate" if exists else "create"
                 for dep in before:
-                    if not self._exists(conn, dep):
+                    if not self._exists(conn, dep) and self._inputs_exist(conn, dep):
                         self._create(conn, dep)
                         self._register(conn, dep, created=True)
                         recreated.append(dep.name)

@@ -166,3 +166,58 @@ def test_objects_whose_file_is_gone_are_retired(tmp_path: Path, new_database) ->
         # A builder that was not told it knows every object never drops anything.
         _build_all(SqlBuilder(old[:3]), conn)
         assert conn.execute("SELECT to_regclass('analytics.vw_best')").fetchone()[0] is not None
+
+
+def test_upgrade_where_a_dependent_changed_to_need_a_new_object(
+    tmp_path: Path, new_database
+) -> None:  # noqa: ANN001
+    """Version 2 changes mv_sum and also vw_top, which now reads vw_extra, a new object built after
+    mv_sum. Re-creating mv_sum drops vw_top and vw_deep (CASCADE); vw_top must not be re-created
+    there from its new SQL (vw_extra does not exist yet), nor the unchanged vw_deep (it reads
+    vw_top): each is created by its own build, later in the run. (Seen upgrading a real database.)"""
+    deep = "-- Deep.\nCREATE VIEW analytics.vw_deep AS SELECT t.k FROM analytics.vw_top t;\n"
+    url = new_database("builder_upgrade")
+    extra = "-- Extra.\nCREATE VIEW analytics.vw_extra AS SELECT b.k FROM analytics.base_src b;\n"
+    top_v2 = (
+        "-- On top, v2.\nCREATE VIEW analytics.vw_top AS SELECT m.k, m.total FROM analytics.mv_sum m"
+        " JOIN analytics.vw_extra e ON e.k = m.k;\n"
+    )
+    with psycopg.connect(url) as conn:
+        v1 = _objects(
+            tmp_path / "v1",
+            {
+                "t/base_src.sql": BASE,
+                "t/mv_sum.sql": MV_V1,
+                "t/vw_top.sql": VIEW_ON_MV,
+                "t/vw_deep.sql": deep,
+            },
+        )
+        _build_all(SqlBuilder(v1), conn)
+        conn.commit()
+        v2 = _objects(
+            tmp_path / "v2",
+            {
+                "t/base_src.sql": BASE,
+                "t/mv_sum.sql": MV_V2,
+                "t/vw_top.sql": top_v2,
+                "t/vw_deep.sql": deep,
+                "u/vw_extra.sql": extra,
+            },
+        )
+        by_name = {o.name: o for o in v2}
+        builder = SqlBuilder(v2)
+        actions = {}
+        for name in [*SETUP, "base_src", "mv_sum", "vw_extra", "vw_top", "vw_deep"]:
+            actions[name] = builder.build(conn, by_name[name], run_id="upgrade").action
+        assert actions["mv_sum"] == "recreate"
+        assert actions["vw_extra"] == "create" and actions["vw_top"] == "create"
+        assert actions["vw_deep"] == "create"
+        columns = [
+            r[0]
+            for r in conn.execute(
+                "SELECT a.attname FROM pg_attribute a"
+                " WHERE a.attrelid = 'analytics.mv_sum'::regclass AND a.attnum > 0 ORDER BY 1"
+            )
+        ]
+        assert columns == ["k", "n", "total"]
+        assert conn.execute("SELECT count(*) FROM analytics.vw_top").fetchone()[0] == 0
