@@ -148,6 +148,7 @@ class SqlBuilder:
         ``objects`` (see :meth:`retire_removed`) — only for a builder that knows every object."""
         self.retire = retire_removed
         self.objects = list(objects)
+        self.created = {ref: o for o in self.objects for ref in o.creates}
         self.by_name = {o.name: o for o in self.objects}
         self.post_hooks = post_hooks or {}
 
@@ -208,13 +209,12 @@ class SqlBuilder:
         return sql.SQL("{}.{}").format(sql.Identifier(ANALYTICS_SCHEMA), sql.Identifier(obj.name))
 
     def _drop(self, conn: psycopg.Connection, obj: SqlObject) -> None:
-        keyword = {
-            VIEW: "VIEW",
-            MATERIALIZED_VIEW: "MATERIALIZED VIEW",
-            FACT_TABLE: "TABLE",
-            FUNCTION: "FUNCTION",
-        }[obj.kind]
-        # The kind in the database may differ from the file's (a view that became an MV).
+        self._drop_named(conn, obj.name, _DROP_KEYWORD[obj.kind])
+
+    @staticmethod
+    def _drop_named(conn: psycopg.Connection, name: str, keyword: str) -> None:
+        """DROP ... CASCADE of analytics.<name>; the kind in the database wins over ``keyword``
+        (a view that became a materialized view, or the reverse)."""
         current = conn.execute(
             """
             SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
@@ -222,13 +222,12 @@ class SqlBuilder:
               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = %s AND c.relname = %s
             """,
-            (ANALYTICS_SCHEMA, obj.name),
+            (ANALYTICS_SCHEMA, name),
         ).fetchone()
         if current and current[0]:
             keyword = current[0]
-        conn.execute(
-            sql.SQL("DROP {} IF EXISTS {} CASCADE").format(sql.SQL(keyword), self._ident(obj))
-        )
+        target = sql.SQL("{}.{}").format(sql.Identifier(ANALYTICS_SCHEMA), sql.Identifier(name))
+        conn.execute(sql.SQL("DROP {} IF EXISTS {} CASCADE").format(sql.SQL(keyword), target))
 
     def row_count(self, conn: psycopg.Connection, obj: SqlObject) -> int | None:
         if obj.kind not in RELATION_KINDS:
@@ -265,20 +264,7 @@ class SqlBuilder:
         for name, kind in rows:
             if name in current or kind not in _DROP_KEYWORD:
                 continue
-            # A materialized view may have been registered as a view in an older version (or the
-            # reverse): drop whatever relation or function of that name is there.
-            found = conn.execute(
-                """
-                SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
-                                      WHEN 'r' THEN 'TABLE' END
-                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname = %s AND c.relname = %s
-                """,
-                (ANALYTICS_SCHEMA, name),
-            ).fetchone()
-            keyword = found[0] if found and found[0] else _DROP_KEYWORD[kind]
-            target = sql.SQL("{}.{}").format(sql.Identifier(ANALYTICS_SCHEMA), sql.Identifier(name))
-            conn.execute(sql.SQL("DROP {} IF EXISTS {} CASCADE").format(sql.SQL(keyword), target))
+            self._drop_named(conn, name, _DROP_KEYWORD[kind])
             conn.execute("DELETE FROM analytics.object_registry WHERE object_name = %s", (name,))
             if self._has_table(conn, "analytics.kpi_metadata"):
                 conn.execute("DELETE FROM analytics.kpi_metadata WHERE object_name = %s", (name,))
@@ -297,11 +283,10 @@ class SqlBuilder:
     def _inputs_exist(self, conn: psycopg.Connection, obj: SqlObject) -> bool:
         """Whether every analytics object that obj references exists now (in an upgrade, one of
         them may have been dropped with the same CASCADE and not be rebuilt yet)."""
-        created = {ref: o for o in self.objects for ref in o.creates}
         return all(
-            self._exists(conn, created[ref])
+            self._exists(conn, self.created[ref])
             for ref in obj.references
-            if ref in created and created[ref].name != obj.name
+            if ref in self.created and self.created[ref].name != obj.name
         )
 
     # ------------------------------------------------------------------ build
@@ -475,7 +460,7 @@ class SqlBuilder:
 
     def source_tables_of(self, obj: SqlObject) -> list[str]:
         """Source tables an object reads, directly or through other analytics objects."""
-        created = {ref: o for o in self.objects for ref in o.creates}
+        created = self.created
         seen: set[str] = set()
         sources: set[str] = set()
         stack = [obj]
