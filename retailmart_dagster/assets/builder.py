@@ -3,8 +3,10 @@
 - Setup scripts and tables run as written every time: their SQL is idempotent (IF NOT EXISTS), so
   re-running setup never drops history or logs.
 - Views, materialized views and functions are versioned by the hash of their SQL file, recorded in
-  ``analytics.object_registry``. Same version: a materialized view is refreshed CONCURRENTLY (readers
-  are never blocked), a view or function is left alone. Changed or missing: the old object is dropped
+  ``analytics.object_registry``. Same version: a materialized view is rebuilt beside the old one and
+  swapped in (see :meth:`SqlBuilder._swap_refresh`), or refreshed CONCURRENTLY when a swap is not
+  possible — readers are never blocked while the new rows are computed; a view or function is left
+  alone. Changed or missing: the old object is dropped
   with CASCADE and re-created, and every analytics object that the drop took with it is re-created from
   its own file — all in ONE transaction, so a failure leaves the previous version in place.
 - Every build holds a transaction-level advisory lock on the object, so two runs never build the same
@@ -14,11 +16,15 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import pglast
 import psycopg
+from pglast import ast
+from pglast.stream import RawStream
 from psycopg import sql
 
 from retailmart_dagster.assets.sql_parse import (
@@ -32,6 +38,7 @@ from retailmart_dagster.assets.sql_parse import (
     VIEW,
     SqlObject,
 )
+from retailmart_dagster.config import config_value
 
 VERSIONED_KINDS = (VIEW, MATERIALIZED_VIEW, FUNCTION, FACT_TABLE)
 DEFAULT_REFRESH = "daily (full_refresh_job)"
@@ -49,6 +56,13 @@ _DROP_KEYWORD = {
 
 # A build that waited longer than this for the object's advisory lock says so (metadata and log).
 LOCK_WAIT_REPORTED_S = 0.1
+# Suffix of a materialized view's next version while it is built beside the current one.
+SWAP_SUFFIX = "__swap"
+# Suffix of a swapped-out version that a materialized view still reads (dropped once none does).
+RETIRED_SUFFIX = "__retired"
+# Pause between two attempts at a swap's lock (a reader or autovacuum holds the old version).
+SWAP_RETRY_PAUSE_S = 0.05
+_MAX_IDENTIFIER = 63
 
 PostHook = Callable[[psycopg.Connection], None]
 
@@ -151,6 +165,8 @@ class SqlBuilder:
         self.created = {ref: o for o in self.objects for ref in o.creates}
         self.by_name = {o.name: o for o in self.objects}
         self.post_hooks = post_hooks or {}
+        self.swap_lock_timeout_ms = int(config_value("runtime.swap_lock_timeout_ms"))
+        self.swap_attempts = int(config_value("runtime.swap_attempts"))
 
     # ---------------------------------------------------------------- queries
     @staticmethod
@@ -289,6 +305,282 @@ class SqlBuilder:
             if ref in self.created and self.created[ref].name != obj.name
         )
 
+    # ------------------------------------------------------------------- swap
+    @staticmethod
+    def _suffixed(name: str, suffix: str) -> str:
+        return name[: _MAX_IDENTIFIER - len(suffix)] + suffix
+
+    def _swap_statements(self, obj: SqlObject) -> tuple[list[str], list[str]] | None:
+        """obj's SQL rewritten to build its next version under the swap name: the CREATE
+        MATERIALIZED VIEW statement as written (only the name changed) and its indexes under swap
+        names; and the indexes' own names. None when the file holds anything else, or names the
+        view in an unusual spelling."""
+        statements = pglast.parse_sql(obj.sql)
+        first = statements[0].stmt
+        if not isinstance(first, ast.CreateTableAsStmt) or not all(
+            isinstance(r.stmt, ast.IndexStmt) and r.stmt.idxname for r in statements[1:]
+        ):
+            return None
+        rel = first.into.rel
+        written = re.compile(rf"{ANALYTICS_SCHEMA}\s*\.\s*{re.escape(obj.name)}\b")
+        match = written.match(obj.sql, rel.location)
+        if match is None:
+            return None
+        begin = statements[0].stmt_location
+        text = obj.sql[begin : begin + statements[0].stmt_len]
+        swap = f"{ANALYTICS_SCHEMA}.{self._suffixed(obj.name, SWAP_SUFFIX)}"
+        result = [text[: rel.location - begin] + swap + text[match.end() - begin :]]
+        indexes = []
+        for raw in statements[1:]:
+            index = raw.stmt
+            indexes.append(index.idxname)
+            index.relation.relname = self._suffixed(obj.name, SWAP_SUFFIX)
+            index.idxname = self._suffixed(index.idxname, SWAP_SUFFIX)
+            result.append(RawStream()(index))
+        return result, indexes
+
+    @staticmethod
+    def _dependents(conn: psycopg.Connection, oid: int) -> list[tuple[str, str, str | None]]:
+        """(kind, qualified name, CREATE OR REPLACE VIEW statement) of what depends on relation
+        oid: kind 'view' (a plain view this session may replace; the statement re-creates it with
+        its definition as the server holds it, every name schema-qualified), 'matview', or 'other'
+        (a function with a SQL-standard body, a view of a role this session cannot act as, ...)."""
+        path = conn.execute("SELECT current_setting('search_path')").fetchone()[0]
+        conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
+        try:
+            rows = conn.execute(
+                """
+                SELECT DISTINCT
+                       CASE WHEN d.classid <> 'pg_rewrite'::regclass THEN 'other'
+                            WHEN v.relkind = 'm' THEN 'matview'
+                            WHEN v.relkind = 'v' AND pg_has_role(v.relowner, 'USAGE') THEN 'view'
+                            ELSE 'other' END,
+                       quote_ident(n.nspname) || '.' || quote_ident(v.relname),
+                       v.reloptions,
+                       CASE WHEN v.relkind = 'v' THEN pg_get_viewdef(v.oid) END
+                  FROM pg_depend AS d
+                  LEFT JOIN pg_rewrite AS r
+                    ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+                  LEFT JOIN pg_class AS v ON v.oid = r.ev_class
+                  LEFT JOIN pg_namespace AS n ON n.oid = v.relnamespace
+                 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = %s
+                   AND d.deptype = 'n' AND v.oid IS DISTINCT FROM d.refobjid
+                """,
+                (oid,),
+            ).fetchall()
+        finally:
+            conn.execute("SELECT set_config('search_path', %s, true)", (path,))
+        result = []
+        for kind, name, options, definition in rows:
+            statement = None
+            if kind == "view":
+                with_options = f" WITH ({', '.join(options)})" if options else ""
+                statement = f"CREATE OR REPLACE VIEW {name}{with_options} AS {definition}"
+            result.append((kind, name, statement))
+        return result
+
+    def _swap_refresh(self, conn: psycopg.Connection, obj: SqlObject) -> int | None:
+        """Refresh materialized view obj by building its next version beside it and swapping the
+        two; returns the new row count, or None when a swap is not possible (the caller then
+        refreshes CONCURRENTLY).
+
+        A REFRESH ... CONCURRENTLY computes the new rows, then diffs them against the old ones row
+        by row and applies the difference: when most rows change (a customer's recency changes
+        every day), the diff costs more than the computation (mv_customer_rfm at scale 10: 2.3 s to
+        compute, 7.9 s to refresh concurrently with nothing changed). The swap instead creates the
+        new version under a temporary name (readers keep reading the old one, unblocked, while it
+        is computed), gives it the old one's owner, grants and comment, then, in milliseconds:
+        renames old and new, points the views that read it at the new one (CREATE OR REPLACE VIEW
+        with their own definition: their OIDs, owners, grants and dependents stay), restores the
+        index names and drops the old version. A materialized view that reads the old version
+        keeps it (renamed ``..__retired``) until it is itself rebuilt from its file — later in the
+        same run — and then the retired version is dropped (:meth:`_drop_retired`).
+
+        The swap needs an ACCESS EXCLUSIVE lock on the old version: each attempt waits for it at
+        most runtime.swap_lock_timeout_ms (readers that arrive meanwhile wait behind it for no
+        longer than that); after runtime.swap_attempts attempts, 50 ms apart, it gives up and the
+        caller refreshes CONCURRENTLY. The same happens when obj's file holds more than the view and its indexes,
+        when an index was added by hand, or when something other than views and materialized
+        views depends on it."""
+        planned = self._swap_statements(obj)
+        if planned is None:
+            return None
+        statements, indexes = planned
+        oid, owned, column_acl = conn.execute(
+            "SELECT c.oid, pg_has_role(c.relowner, 'USAGE'), EXISTS (SELECT 1 FROM pg_attribute a"
+            " WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL)"
+            " FROM pg_class c WHERE c.oid = to_regclass(%s)",
+            (obj.qualified_name,),
+        ).fetchone()
+        current = conn.execute(
+            "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+            " WHERE x.indrelid = %s",
+            (oid,),
+        ).fetchall()
+        dependents = self._dependents(conn, oid)
+        if (
+            not owned
+            or column_acl
+            or sorted(r[0] for r in current) != sorted(indexes)
+            or any(kind == "other" for kind, _, _ in dependents)
+        ):
+            return None
+        swap_name = self._suffixed(obj.name, SWAP_SUFFIX)
+        with conn.transaction():  # a savepoint: when the swap gives up, the next version vanishes
+            for statement in statements:
+                conn.execute(statement)
+            count = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(
+                    sql.Identifier(ANALYTICS_SCHEMA, swap_name)
+                )
+            ).fetchone()[0]
+            self._copy_ownership(conn, obj, swap_name)
+            for attempt in range(1, self.swap_attempts + 1):
+                try:
+                    with conn.transaction():
+                        self._swap_in(conn, obj, swap_name, dependents, indexes)
+                    return int(count)
+                except (
+                    psycopg.errors.DependentObjectsStillExist,  # a retired version still in use
+                    psycopg.errors.DuplicateTable,
+                ):
+                    break
+                except psycopg.errors.LockNotAvailable:
+                    if attempt < self.swap_attempts:
+                        time.sleep(SWAP_RETRY_PAUSE_S)
+            conn.execute(
+                sql.SQL("DROP MATERIALIZED VIEW {}").format(
+                    sql.Identifier(ANALYTICS_SCHEMA, swap_name)
+                )
+            )
+        return None
+
+    @staticmethod
+    def _copy_ownership(conn: psycopg.Connection, obj: SqlObject, swap_name: str) -> None:
+        """Give the next version the current version's owner, grants and comment."""
+        old, new = obj.qualified_name, f"{ANALYTICS_SCHEMA}.{swap_name}"
+        target = sql.Identifier(ANALYTICS_SCHEMA, swap_name)
+        owner, comment = conn.execute(
+            "SELECT c.relowner::regrole::text, obj_description(c.oid, 'pg_class')"
+            " FROM pg_class c WHERE c.oid = to_regclass(%s)",
+            (old,),
+        ).fetchone()
+        conn.execute(
+            sql.SQL("ALTER MATERIALIZED VIEW {} OWNER TO {}").format(target, sql.SQL(owner))
+        )
+        if comment is not None:
+            conn.execute(
+                sql.SQL("COMMENT ON MATERIALIZED VIEW {} IS {}").format(
+                    target, sql.Literal(comment)
+                )
+            )
+        grants = """
+            SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END,
+                   a.privilege_type, a.is_grantable
+              FROM pg_class c
+             CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS a
+             WHERE c.oid = to_regclass(%s) AND a.grantee <> c.relowner
+        """
+        wanted = set(conn.execute(grants, (old,)).fetchall())
+        present = set(conn.execute(grants, (new,)).fetchall())
+        for grantee, privilege, _ in present - wanted:
+            conn.execute(
+                sql.SQL("REVOKE {} ON {} FROM {}").format(
+                    sql.SQL(privilege), target, sql.SQL(grantee)
+                )
+            )
+        for grantee, privilege, grantable in wanted - present:
+            conn.execute(
+                sql.SQL(
+                    "GRANT {} ON {} TO {}" + (" WITH GRANT OPTION" if grantable else "")
+                ).format(sql.SQL(privilege), target, sql.SQL(grantee))
+            )
+
+    def _swap_in(
+        self,
+        conn: psycopg.Connection,
+        obj: SqlObject,
+        swap_name: str,
+        dependents: list[tuple[str, str, str | None]],
+        indexes: list[str],
+    ) -> None:
+        """The swap itself, in a savepoint: old out (under a lock_timeout), new in, views
+        re-pointed, index names restored, old dropped (or kept as retired while a materialized
+        view reads it)."""
+        timeout = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+        conn.execute(
+            "SELECT set_config('lock_timeout', %s, true)", (f"{self.swap_lock_timeout_ms}ms",)
+        )
+        retired = self._suffixed(obj.name, RETIRED_SUFFIX)
+        if self._has_table(conn, f"{ANALYTICS_SCHEMA}.{retired}"):
+            # The retired version of an earlier swap whose reader was not rebuilt since.
+            conn.execute(
+                sql.SQL("DROP MATERIALIZED VIEW {}").format(
+                    sql.Identifier(ANALYTICS_SCHEMA, retired)
+                )
+            )
+        conn.execute(
+            sql.SQL("ALTER MATERIALIZED VIEW {} RENAME TO {}").format(
+                sql.Identifier(ANALYTICS_SCHEMA, obj.name), sql.Identifier(retired)
+            )
+        )
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
+        for index in indexes:
+            conn.execute(
+                sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                    sql.Identifier(ANALYTICS_SCHEMA, index),
+                    sql.Identifier(self._suffixed(index, RETIRED_SUFFIX)),
+                )
+            )
+            conn.execute(
+                sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                    sql.Identifier(ANALYTICS_SCHEMA, self._suffixed(index, SWAP_SUFFIX)),
+                    sql.Identifier(index),
+                )
+            )
+        conn.execute(
+            sql.SQL("ALTER MATERIALIZED VIEW {} RENAME TO {}").format(
+                sql.Identifier(ANALYTICS_SCHEMA, swap_name), sql.Identifier(obj.name)
+            )
+        )
+        for kind, _, statement in dependents:
+            if kind == "view":
+                conn.execute(statement)
+        if not any(kind == "matview" for kind, _, _ in dependents):
+            conn.execute(
+                sql.SQL("DROP MATERIALIZED VIEW {}").format(
+                    sql.Identifier(ANALYTICS_SCHEMA, retired)
+                )
+            )
+
+    @staticmethod
+    def _drop_retired(conn: psycopg.Connection) -> list[str]:
+        """Drop the retired versions (see :meth:`_swap_refresh`) that nothing reads any more."""
+        names = [
+            r[0]
+            for r in conn.execute(
+                """
+                SELECT c.relname
+                  FROM pg_class AS c
+                  JOIN pg_namespace AS n ON n.oid = c.relnamespace
+                 WHERE n.nspname = %s AND c.relkind = 'm' AND right(c.relname, %s) = %s
+                   AND NOT EXISTS (
+                       SELECT 1
+                         FROM pg_depend AS d
+                         LEFT JOIN pg_rewrite AS r
+                           ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+                        WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
+                          AND d.deptype = 'n' AND r.ev_class IS DISTINCT FROM c.oid)
+                """,
+                (ANALYTICS_SCHEMA, len(RETIRED_SUFFIX), RETIRED_SUFFIX),
+            )
+        ]
+        for name in names:
+            conn.execute(
+                sql.SQL("DROP MATERIALIZED VIEW {}").format(sql.Identifier(ANALYTICS_SCHEMA, name))
+            )
+        return names
+
     # ------------------------------------------------------------------ build
     def _create(self, conn: psycopg.Connection, obj: SqlObject) -> None:
         if obj.kind == FACT_TABLE and self._has_table(conn, FACT_PARTITIONS):
@@ -319,15 +611,19 @@ class SqlBuilder:
                     (obj.qualified_name,),
                 ).fetchone()
                 how = "CONCURRENTLY " if populated and populated[0] else ""
-                if how:
+                swapped = self._swap_refresh(conn, obj) if how else None
+                if swapped is not None:
+                    action, count = "swap", swapped
+                elif how:
                     # A concurrent refresh ANALYZEs its temporary copy of the new rows before the
                     # diff; a small sample is enough for that join plan (measured: 840 -> 540 ms for
                     # mv_customer_lifetime_value at scale 1). Only for this transaction.
                     conn.execute(f"SET LOCAL default_statistics_target = {DIFF_STATISTICS_TARGET}")
-                conn.execute(
-                    sql.SQL("REFRESH MATERIALIZED VIEW " + how + "{}").format(self._ident(obj))
-                )
-                action = "refresh_concurrently" if how else "refresh"
+                if swapped is None:
+                    conn.execute(
+                        sql.SQL("REFRESH MATERIALIZED VIEW " + how + "{}").format(self._ident(obj))
+                    )
+                    action = "refresh_concurrently" if how else "refresh"
             elif exists and same and obj.kind == FACT_TABLE:
                 conn.execute(obj.load_sql)
                 action = "incremental_load"
@@ -356,7 +652,10 @@ class SqlBuilder:
                         self._register(conn, dep, created=True)
                         recreated.append(dep.name)
             self._register(conn, obj, created=action in ("create", "recreate"))
-        count = self.row_count(conn, obj)
+            if obj.kind == MATERIALIZED_VIEW:
+                self._drop_retired(conn)
+        if action != "swap":  # a swap counted the new rows before taking its lock
+            count = self.row_count(conn, obj)
         return BuildResult(
             name=obj.name,
             action=action,

@@ -61,7 +61,7 @@ def test_create_refresh_recreate(tmp_path: Path, new_database) -> None:  # noqa:
         conn.execute("INSERT INTO analytics.base_src VALUES (1, 10), (2, 5)")
         conn.commit()
         actions = _build_all(builder, conn)
-        assert actions["mv_sum"] == "refresh_concurrently"
+        assert actions["mv_sum"] == "swap"
         assert actions["vw_top"] == "unchanged"
         assert conn.execute("SELECT sum(total) FROM analytics.vw_top").fetchone() == (15,)
 
@@ -107,12 +107,7 @@ def test_create_refresh_recreate(tmp_path: Path, new_database) -> None:  # noqa:
             "SELECT method FROM analytics.refresh_history WHERE object_name = 'mv_sum'"
             " ORDER BY refresh_id"
         ).fetchall()
-        assert [h[0] for h in history] == [
-            "create",
-            "refresh_concurrently",
-            "recreate",
-            "refresh_concurrently",
-        ]
+        assert [h[0] for h in history] == ["create", "swap", "recreate", "swap"]
 
 
 def test_objects_whose_file_is_gone_are_retired(tmp_path: Path, new_database) -> None:  # noqa: ANN001

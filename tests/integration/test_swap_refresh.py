@@ -1,0 +1,254 @@
+"""Refresh by swap: a materialized view's next version is built beside it and swapped in.
+
+What must hold, on a real server: views that read it see the new rows (same OID, owner, grants);
+the new version keeps the old one's index names, owner, grants and comment; a materialized view
+that reads it keeps reading the retired version until it is rebuilt itself, and then the retired
+version is gone; a swap that cannot get its lock, or an object the swap cannot carry over (a hand-made
+index, a function with a SQL-standard body), falls back to REFRESH ... CONCURRENTLY with the same
+result; a failing new version leaves the old one in place.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from retailmart_dagster.assets.builder import SqlBuilder
+from retailmart_dagster.assets.sql_parse import SQL_DIR, discover_sql_objects, parse_sql_file
+
+pytestmark = pytest.mark.integration
+
+SETUP = ["schema_analytics", "config", "object_registry", "kpi_metadata", "execution_log"]
+BASE = "-- t\nCREATE TABLE IF NOT EXISTS analytics.base_rows (k int PRIMARY KEY, v numeric);\n"
+MV = (
+    "-- Sum per key.\nCREATE MATERIALIZED VIEW analytics.mv_sum AS\n"
+    "SELECT b.k, sum(b.v) AS total FROM analytics.base_rows AS b GROUP BY b.k;\n"
+    "CREATE UNIQUE INDEX ux_mv_sum ON analytics.mv_sum (k);\n"
+    "CREATE INDEX ix_mv_sum_total ON analytics.mv_sum (total DESC) WHERE total > 0;\n"
+)
+VIEW = "-- Top.\nCREATE VIEW analytics.vw_top AS SELECT m.k, m.total FROM analytics.mv_sum AS m;\n"
+MV_ON_MV = (
+    "-- Grand total.\nCREATE MATERIALIZED VIEW analytics.mv_grand AS\n"
+    "SELECT 1 AS id, sum(m.total) AS total FROM analytics.mv_sum AS m;\n"
+    "CREATE UNIQUE INDEX ux_mv_grand ON analytics.mv_grand (id);\n"
+)
+READER_ROLE = "swap_test_reader"
+
+
+def _objects(tmp_path: Path, files: dict[str, str]):  # noqa: ANN202
+    setup = {o.name: o for o in discover_sql_objects(SQL_DIR) if o.name in SETUP}
+    extra = []
+    for rel, text in files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        extra.append(parse_sql_file(path, tmp_path))
+    return [setup[n] for n in SETUP] + extra
+
+
+def _built(tmp_path: Path, url: str, files: dict[str, str]) -> tuple[SqlBuilder, dict]:
+    objects = _objects(tmp_path, files)
+    builder = SqlBuilder(objects)
+    with psycopg.connect(url) as conn:
+        for obj in objects:
+            builder.build(conn, obj, run_id="setup")
+        conn.execute("INSERT INTO analytics.base_rows VALUES (1, 10), (2, 20)")
+        conn.commit()
+        for obj in objects:
+            builder.build(conn, obj, run_id="first")
+    return builder, {o.name: o for o in objects}
+
+
+def _one(conn: psycopg.Connection, query: str, params: tuple = ()) -> object:
+    return conn.execute(query, params).fetchone()[0]
+
+
+def test_swap_keeps_views_grants_comment_and_index_names(tmp_path: Path, new_database) -> None:  # noqa: ANN001
+    url = new_database("swap")
+    builder, objs = _built(
+        tmp_path, url, {"t/base_rows.sql": BASE, "t/mv_sum.sql": MV, "t/vw_top.sql": VIEW}
+    )
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {READER_ROLE}")
+        admin.execute(f"CREATE ROLE {READER_ROLE} NOLOGIN")
+        try:
+            admin.execute(f"GRANT USAGE ON SCHEMA analytics TO {READER_ROLE}")
+            admin.execute(f"GRANT SELECT ON analytics.mv_sum, analytics.vw_top TO {READER_ROLE}")
+            admin.execute("COMMENT ON MATERIALIZED VIEW analytics.mv_sum IS 'sums'")
+            view_oid = _one(admin, "SELECT 'analytics.vw_top'::regclass::oid")
+            mv_oid = _one(admin, "SELECT 'analytics.mv_sum'::regclass::oid")
+            admin.execute("UPDATE analytics.base_rows SET v = 11 WHERE k = 1")
+            admin.execute("INSERT INTO analytics.base_rows VALUES (3, 30)")
+
+            with psycopg.connect(url) as conn:
+                result = builder.build(conn, objs["mv_sum"], run_id="swap")
+            assert result.action == "swap"
+            assert result.row_count == 3
+
+            # A new relation under the old name, with the old one's trimmings.
+            assert _one(admin, "SELECT 'analytics.mv_sum'::regclass::oid") != mv_oid
+            assert _one(admin, "SELECT obj_description('analytics.mv_sum'::regclass)") == "sums"
+            assert _one(
+                admin,
+                "SELECT has_table_privilege(%s, 'analytics.mv_sum', 'SELECT')",
+                (READER_ROLE,),
+            )
+            assert not _one(
+                admin,
+                "SELECT has_table_privilege(%s, 'analytics.mv_sum', 'INSERT')",
+                (READER_ROLE,),
+            )
+            indexes = admin.execute(
+                "SELECT pg_get_indexdef(indexrelid) FROM pg_index"
+                " WHERE indrelid = 'analytics.mv_sum'::regclass ORDER BY 1"
+            ).fetchall()
+            assert indexes == [
+                (
+                    "CREATE INDEX ix_mv_sum_total ON analytics.mv_sum USING btree (total DESC)"
+                    " WHERE (total > (0)::numeric)",
+                ),
+                ("CREATE UNIQUE INDEX ux_mv_sum ON analytics.mv_sum USING btree (k)",),
+            ]
+            # The view that reads it is the same view (OID, grants), now reading the new rows.
+            assert _one(admin, "SELECT 'analytics.vw_top'::regclass::oid") == view_oid
+            assert admin.execute("SELECT k, total FROM analytics.vw_top ORDER BY k").fetchall() == [
+                (1, 11),
+                (2, 20),
+                (3, 30),
+            ]
+            assert _one(
+                admin,
+                "SELECT has_table_privilege(%s, 'analytics.vw_top', 'SELECT')",
+                (READER_ROLE,),
+            )
+            leftovers = admin.execute(
+                "SELECT relname FROM pg_class WHERE relname LIKE '%%\\_\\_swap'"
+                " OR relname LIKE '%%\\_\\_retired'"
+            ).fetchall()
+            assert leftovers == []
+            logged = admin.execute(
+                "SELECT action, row_count FROM analytics.execution_log WHERE run_id = 'swap'"
+            ).fetchall()
+            assert logged == [("swap", 3)]
+        finally:
+            admin.execute(f"DROP OWNED BY {READER_ROLE}")
+            admin.execute(f"DROP ROLE {READER_ROLE}")
+
+
+def test_a_materialized_view_on_top_keeps_the_retired_version_until_rebuilt(
+    tmp_path: Path,
+    new_database,  # noqa: ANN001
+) -> None:
+    url = new_database("swap_mv_on_mv")
+    builder, objs = _built(
+        tmp_path, url, {"t/base_rows.sql": BASE, "t/mv_sum.sql": MV, "t/mv_grand.sql": MV_ON_MV}
+    )
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("INSERT INTO analytics.base_rows VALUES (3, 30)")
+        with psycopg.connect(url) as conn:
+            assert builder.build(conn, objs["mv_sum"], run_id="r").action == "swap"
+        # mv_grand still reads (and shows) the previous version, kept as retired.
+        assert _one(admin, "SELECT total FROM analytics.mv_grand") == 30
+        assert _one(admin, "SELECT count(*) FROM analytics.mv_sum__retired") == 2
+        assert _one(admin, "SELECT count(*) FROM analytics.mv_sum") == 3
+        # A second swap before mv_grand is rebuilt cannot drop the retired version: it falls back.
+        admin.execute("INSERT INTO analytics.base_rows VALUES (4, 40)")
+        with psycopg.connect(url) as conn:
+            assert builder.build(conn, objs["mv_sum"], run_id="r").action == "refresh_concurrently"
+        assert _one(admin, "SELECT count(*) FROM analytics.mv_sum") == 4
+        # Rebuilding the reader points it at the current version; the retired one is dropped.
+        with psycopg.connect(url) as conn:
+            assert builder.build(conn, objs["mv_grand"], run_id="r").action == "swap"
+        assert _one(admin, "SELECT total FROM analytics.mv_grand") == 100
+        assert _one(admin, "SELECT to_regclass('analytics.mv_sum__retired')") is None
+        with psycopg.connect(url) as conn:
+            assert builder.build(conn, objs["mv_sum"], run_id="r").action == "swap"
+
+
+def test_a_long_reader_makes_the_swap_give_up_and_refresh_concurrently(
+    tmp_path: Path,
+    new_database,  # noqa: ANN001
+) -> None:
+    url = new_database("swap_reader")
+    builder, objs = _built(
+        tmp_path, url, {"t/base_rows.sql": BASE, "t/mv_sum.sql": MV, "t/vw_top.sql": VIEW}
+    )
+    builder.swap_lock_timeout_ms, builder.swap_attempts = 50, 2
+    with (
+        psycopg.connect(url, autocommit=True) as admin,
+        psycopg.connect(url) as long_reader,
+    ):
+        admin.execute("INSERT INTO analytics.base_rows VALUES (3, 30)")
+        # An open transaction that read the view holds its ACCESS SHARE lock until it ends.
+        assert _one(long_reader, "SELECT count(*) FROM analytics.mv_sum") == 2
+        outcome: dict[str, object] = {}
+
+        def build() -> None:
+            with psycopg.connect(url) as conn:
+                outcome["result"] = builder.build(conn, objs["mv_sum"], run_id="r")
+
+        thread = threading.Thread(target=build)
+        thread.start()
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+        # The swap gave up (it never waits long for the lock); the refresh went through anyway.
+        assert outcome["result"].action == "refresh_concurrently"
+        long_reader.rollback()
+        assert _one(admin, "SELECT count(*) FROM analytics.vw_top") == 3
+        assert _one(admin, "SELECT to_regclass('analytics.mv_sum__swap')") is None
+
+
+def test_what_a_swap_cannot_carry_over_means_a_concurrent_refresh(
+    tmp_path: Path,
+    new_database,  # noqa: ANN001
+) -> None:
+    url = new_database("swap_fallback")
+    builder, objs = _built(tmp_path, url, {"t/base_rows.sql": BASE, "t/mv_sum.sql": MV})
+    with psycopg.connect(url, autocommit=True) as admin:
+        # An index made by hand would be lost by a swap.
+        admin.execute("CREATE INDEX ix_by_hand ON analytics.mv_sum (total)")
+        with psycopg.connect(url) as conn:
+            assert builder.build(conn, objs["mv_sum"], run_id="r").action == "refresh_concurrently"
+        assert _one(admin, "SELECT to_regclass('analytics.ix_by_hand')") is not None
+        admin.execute("DROP INDEX analytics.ix_by_hand")
+        # A function with a SQL-standard body depends on the relation itself.
+        admin.execute(
+            "CREATE FUNCTION analytics.fn_atomic_total() RETURNS numeric LANGUAGE sql"
+            " BEGIN ATOMIC SELECT sum(m.total) FROM analytics.mv_sum AS m; END"
+        )
+        admin.execute("INSERT INTO analytics.base_rows VALUES (3, 30)")
+        with psycopg.connect(url) as conn:
+            assert builder.build(conn, objs["mv_sum"], run_id="r").action == "refresh_concurrently"
+        assert _one(admin, "SELECT analytics.fn_atomic_total()") == 60
+        admin.execute("DROP FUNCTION analytics.fn_atomic_total()")
+        with psycopg.connect(url) as conn:
+            assert builder.build(conn, objs["mv_sum"], run_id="r").action == "swap"
+
+
+def test_a_failing_next_version_leaves_the_current_one(tmp_path: Path, new_database) -> None:  # noqa: ANN001
+    url = new_database("swap_fail")
+    builder, objs = _built(
+        tmp_path, url, {"t/base_rows.sql": BASE, "t/mv_sum.sql": MV, "t/vw_top.sql": VIEW}
+    )
+    with psycopg.connect(url, autocommit=True) as admin:
+        # Two rows with the same key make the unique index of the next version fail.
+        admin.execute("ALTER TABLE analytics.base_rows DROP CONSTRAINT base_rows_pkey")
+        admin.execute("INSERT INTO analytics.base_rows VALUES (5, 1)")
+        mv_oid = _one(admin, "SELECT 'analytics.mv_sum'::regclass::oid")
+        broken = MV.replace("GROUP BY b.k", "GROUP BY b.k, b.v")
+        admin.execute("INSERT INTO analytics.base_rows VALUES (5, 2)")
+        objects = _objects(tmp_path / "v2", {"t/mv_sum.sql": broken})
+        bad = next(o for o in objects if o.name == "mv_sum")
+        # Same version registered as the broken SQL, so the builder refreshes (swap) with it.
+        admin.execute(
+            "UPDATE analytics.object_registry SET code_version = %s WHERE object_name = 'mv_sum'",
+            (SqlBuilder.version(bad),),
+        )
+        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.UniqueViolation):
+            builder.build(conn, bad, run_id="r")
+        assert _one(admin, "SELECT 'analytics.mv_sum'::regclass::oid") == mv_oid
+        assert _one(admin, "SELECT count(*) FROM analytics.vw_top") == 2
+        assert _one(admin, "SELECT to_regclass('analytics.mv_sum__swap')") is None
