@@ -141,6 +141,7 @@ def refresh_customer_mvs(conn: psycopg.Connection) -> None:
     reload_fact_orders(conn)
     conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_customer_lifetime_value")
     conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_customer_rfm")
+    conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_churn_risk")
 
 
 def refresh_daily_sales(conn: psycopg.Connection) -> None:

@@ -51,7 +51,7 @@ CUSTOMER_OBJECTS = [
     "mv_customer_lifetime_value",
     "mv_customer_rfm",
     "mv_cohort_retention",
-    "vw_churn_risk",
+    "mv_churn_risk",
     "mv_churn_risk_summary",
     "vw_customer_demographics",
     "vw_customer_geography",
@@ -710,7 +710,7 @@ def test_cohort_retention(kpi_conn, src):
 
 
 def test_churn_risk(kpi_conn, src, exp):
-    actual = view(kpi_conn, "vw_churn_risk")
+    actual = view(kpi_conn, "mv_churn_risk")
     assert_matches(
         actual,
         exp.churn,
@@ -725,7 +725,7 @@ def test_churn_risk(kpi_conn, src, exp):
         ],
         money=["risk_ratio", "priority_score", "revenue", "aov"],
         other=["risk_level", "value_tier", "customer_status", "rfm_segment"],
-        label="vw_churn_risk",
+        label="mv_churn_risk",
     )
     # Only customers who purchased; each once.
     assert len(actual) == int((exp.ltv["orders"] > 0).sum())
@@ -737,7 +737,7 @@ def test_churn_risk(kpi_conn, src, exp):
 
 
 def test_churn_risk_actions_follow_risk_level(kpi_conn):
-    actual = view(kpi_conn, "vw_churn_risk")
+    actual = view(kpi_conn, "mv_churn_risk")
     key = actual["risk_level"] + "/" + actual["value_tier"].isin(["Platinum", "Gold"]).astype(str)
     assert (actual.groupby(key)["recommended_action"].nunique() == 1).all()
     low = actual[actual["risk_level"] == "Low"]["recommended_action"]
@@ -1023,7 +1023,7 @@ def test_no_dates_after_reference_date(kpi_conn, src):
         "mv_customer_lifetime_value": ["first_order_date", "last_order_date"],
         "mv_cohort_retention": ["cohort_month", "activity_month"],
         "mv_new_vs_returning_customers": ["month_start"],
-        "vw_churn_risk": ["last_order_date"],
+        "mv_churn_risk": ["last_order_date"],
         "vw_top_customers": ["last_order_date"],
     }.items():
         actual = view(kpi_conn, obj)
@@ -1092,7 +1092,7 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
         assert ((demo["gender"] == "Unknown") & (demo["age_group"] == "Unknown")).any()
         geo = view(kpi_conn, "vw_customer_geography")
         assert (geo["state"] == "Unknown").any()
-        churn = view(kpi_conn, "vw_churn_risk").set_index("cust_id")
+        churn = view(kpi_conn, "mv_churn_risk").set_index("cust_id")
         assert base + 1 not in churn.index and base + 3 not in churn.index
         assert churn.loc[base + 2, "risk_level"] == "Critical"
         rfm = view(kpi_conn, "mv_customer_rfm").set_index("cust_id")
@@ -1119,7 +1119,7 @@ EXPORT_VIEWS: dict[str, list[tuple[str, str, list[str]]]] = {
     ],
     "fn_export_customers_churn_risk": [
         ("rows", "mv_churn_risk_summary", ["risk_level", "value_tier"]),
-        ("riskiest", "vw_churn_risk", ["cust_id"]),
+        ("riskiest", "mv_churn_risk", ["cust_id"]),
     ],
     "fn_export_customers_demographics": [
         ("rows", "vw_customer_demographics", ["gender", "age_group"])

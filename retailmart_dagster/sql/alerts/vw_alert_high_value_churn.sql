@@ -1,9 +1,9 @@
 -- analytics.vw_alert_high_value_churn: business alert "high_value_churn" — which of our most valuable
 -- customers have stopped buying?
--- One row (one alert) per Platinum or Gold customer (value tier of analytics.vw_churn_risk, from
+-- One row (one alert) per Platinum or Gold customer (value tier of analytics.mv_churn_risk, from
 -- lifetime revenue) whose days since their last sales order exceed their tier's churn window: config
 -- customers.churn_days_platinum for Platinum, customers.churn_days_gold for Gold (the churn windows of
--- the Customers domain, reused through vw_churn_risk.churn_days; "more than", so a customer exactly at
+-- the Customers domain, reused through mv_churn_risk.churn_days; "more than", so a customer exactly at
 -- the window is not yet an alert). Days are measured from the reference date, never the wall clock.
 -- Severity: critical when the churn risk level is 'Critical' (inactive at least
 -- customers.risk_critical_ratio times the window), else warning. Alert key: customer:<cust_id>.
@@ -11,7 +11,7 @@
 -- Owner: Business alerts
 -- Refresh: daily
 -- KPI metric_value: days_since_last_order; threshold_value: the tier's churn window (days)
--- KPI urgency: days_since_last_order / churn window (vw_churn_risk.risk_ratio, unrounded)
+-- KPI urgency: days_since_last_order / churn window (mv_churn_risk.risk_ratio, unrounded)
 CREATE VIEW analytics.vw_alert_high_value_churn AS
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_reference_date() AS ref_date
@@ -30,7 +30,7 @@ inactive AS (
         c.churn_days,
         c.risk_level,
         c.recommended_action
-    FROM analytics.vw_churn_risk AS c
+    FROM analytics.mv_churn_risk AS c
     WHERE c.value_tier IN ('Platinum', 'Gold')
       AND c.days_since_last_order > c.churn_days
 )

@@ -1,6 +1,6 @@
 -- analytics.mv_churn_risk_summary: how many buying customers, and how much of their revenue, are at each churn risk level?
--- One row per risk level x value tier present in analytics.vw_churn_risk (buyers only, each once).
--- Risk levels and tier churn windows from config (see vw_churn_risk). Materialized because the export
+-- One row per risk level x value tier present in analytics.mv_churn_risk (buyers only, each once).
+-- Risk levels and tier churn windows from config (see mv_churn_risk). Materialized because the export
 -- fn_export_customers_churn_risk reads it: computed once per build, the export reads stored rows.
 -- Question: How much customer value is at risk of churning, by risk level and value tier?
 -- Owner: Customer analytics
@@ -24,7 +24,7 @@ WITH groups AS (
         sum(c.revenue) AS revenue_at_risk,
         avg(c.days_since_last_order) AS avg_days_since_last_order,
         avg(c.priority_score) AS avg_priority_score
-    FROM analytics.vw_churn_risk AS c
+    FROM analytics.mv_churn_risk AS c
     GROUP BY c.risk_level, c.risk_level_order, c.value_tier, c.value_tier_order, c.churn_days
 )
 

@@ -1,14 +1,14 @@
 -- analytics.fn_export_customers_churn_risk(): churn risk summary and the riskiest customers as JSON.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "churnDays": {...}, "rows": [...], "riskiest": [...]},
 -- rows = analytics.mv_churn_risk_summary (one row per risk level x value tier, at most 4 x 4), ordered by
--- risk level (Critical first) then tier; riskiest = the first N customers of analytics.vw_churn_risk by
+-- risk level (Critical first) then tier; riskiest = the first N customers of analytics.mv_churn_risk by
 -- priority_rank (N = config customers.export_top_n), so the file stays small at any scale.
 -- churnDays = the configured churn window per tier. period = first sales order date .. reference date.
 -- Question: How much customer value is at risk and which customers do we contact first (dashboard file)?
 -- Owner: Customer analytics
 -- Refresh: daily
 -- KPI rows: one object per risk level and tier with riskLevel, valueTier, churnDays, customers, customerSharePct, revenueAtRisk, revenueSharePct, avgDaysSinceLastOrder, avgPriorityScore (definitions in mv_churn_risk_summary)
--- KPI riskiest: one object per customer with priorityRank, custId, fullName, city, state, valueTier, customerStatus, rfmSegment, orders, revenue, lastOrderDate, daysSinceLastOrder, churnDays, riskRatio, riskLevel, priorityScore, recommendedAction (definitions in vw_churn_risk)
+-- KPI riskiest: one object per customer with priorityRank, custId, fullName, city, state, valueTier, customerStatus, rfmSegment, orders, revenue, lastOrderDate, daysSinceLastOrder, churnDays, riskRatio, riskLevel, priorityScore, recommendedAction (definitions in mv_churn_risk)
 CREATE OR REPLACE FUNCTION analytics.fn_export_customers_churn_risk()
 RETURNS json
 LANGUAGE sql
@@ -41,7 +41,7 @@ AS $$
 
     riskiest AS (
         SELECT c.*
-        FROM analytics.vw_churn_risk AS c
+        FROM analytics.mv_churn_risk AS c
         ORDER BY c.priority_rank
         LIMIT (SELECT b.top_n FROM bounds AS b)
     )

@@ -1,4 +1,4 @@
--- analytics.vw_churn_risk: which buying customers are about to be lost, how urgently, and what to do.
+-- analytics.mv_churn_risk: which buying customers are about to be lost, how urgently, and what to do.
 -- One row per customer with at least one sales order (analytics.mv_customer_lifetime_value, orders > 0;
 -- customers who never purchased cannot churn and are not listed), with their RFM monetary score and
 -- segment from analytics.mv_customer_rfm. Risk is measured against a churn window per value tier:
@@ -6,6 +6,9 @@
 -- for Silver and Bronze (high-value customers buy more often, so their silence counts sooner).
 -- Risk level and priority are computed once per customer in a MATERIALIZED CTE: inlined, the sort key
 -- and the action CASE re-evaluated the risk expressions for every comparison.
+-- Materialized because mv_churn_risk_summary, the export fn_export_customers_churn_risk and the alert
+-- vw_alert_high_value_churn (through vw_alerts, its export and the alert sync) all read it: computed
+-- once per build instead of once per reader (it was a view, evaluated 5 times per build).
 -- Question: Which customers who have bought from us are at risk of churning, and whom do we contact first?
 -- Owner: Customer analytics
 -- Refresh: daily
@@ -20,7 +23,7 @@
 --   shown (2 decimals), so equal scores are ordered by lifetime revenue, then cust_id
 -- KPI recommended_action: by risk level and tier: Critical/High differ for Platinum and Gold vs the others;
 --   Medium and Low have one action each
-CREATE VIEW analytics.vw_churn_risk AS
+CREATE MATERIALIZED VIEW analytics.mv_churn_risk AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_config_int('customers.churn_days_platinum') AS churn_days_platinum,
@@ -120,3 +123,5 @@ SELECT
         ELSE 'No action: keep in regular communication'
     END AS recommended_action
 FROM prioritized AS pr;
+
+CREATE UNIQUE INDEX ux_mv_churn_risk ON analytics.mv_churn_risk (cust_id);
