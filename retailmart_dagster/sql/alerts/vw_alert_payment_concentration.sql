@@ -27,15 +27,30 @@ WITH params AS MATERIALIZED (
         analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
 ),
 
+-- The window's payments in two disjoint parts that each read only the window: payments dated in it
+-- (one pass over payments, then their orders by key), and undated payments of orders dated in it
+-- (the order_date index, then their payments by order_id). Joining every payment to its order
+-- first and filtering on coalesce(payment_date, order_date) read both tables whole.
 window_payments AS (
     SELECT
         coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
         pm.amount
     FROM sales.payments AS pm
-    JOIN sales.orders AS o ON o.order_id = pm.order_id
     CROSS JOIN params AS p
-    WHERE coalesce(pm.payment_date, o.order_date) > p.ref_date - p.window_days
-      AND coalesce(pm.payment_date, o.order_date) <= p.ref_date
+    JOIN sales.orders AS o ON o.order_id = pm.order_id
+    WHERE pm.payment_date > p.ref_date - p.window_days
+      AND pm.payment_date <= p.ref_date
+      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
+    UNION ALL
+    SELECT
+        coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
+        pm.amount
+    FROM sales.orders AS o
+    CROSS JOIN params AS p
+    JOIN sales.payments AS pm ON pm.order_id = o.order_id
+    WHERE pm.payment_date IS NULL
+      AND o.order_date > p.ref_date - p.window_days
+      AND o.order_date <= p.ref_date
       AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
 ),
 
