@@ -48,7 +48,7 @@ from tests.kpi_support import assert_close as assert_matches
 pytestmark = pytest.mark.integration
 
 OPERATIONS_OBJECTS = [
-    "vw_shipment_facts",
+    "mv_shipment_facts",
     "mv_delivery_performance",
     "mv_courier_performance",
     "mv_return_analysis",
@@ -408,7 +408,7 @@ AGG_CLOSE = [
 
 
 def test_shipment_facts(kpi_conn, src):
-    actual = view(kpi_conn, "vw_shipment_facts")
+    actual = view(kpi_conn, "mv_shipment_facts")
     assert_matches(
         actual,
         expected_shipment_facts(src),
@@ -425,7 +425,7 @@ def test_shipment_facts(kpi_conn, src):
             "is_delayed",
             "is_assessed",
         ],
-        label="vw_shipment_facts",
+        label="mv_shipment_facts",
     )
     # One row per shipment: joining the order never multiplies shipments.
     assert actual["shipment_id"].is_unique
@@ -450,6 +450,7 @@ def test_delivery_sla_follows_config(kpi_conn, src):
     """A different SLA changes on time / delayed exactly as pandas says (rolled back)."""
     with rolled_back(kpi_conn) as cur:
         set_config(cur, "operations.sla_days", 4)
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_shipment_facts")
         cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_delivery_performance")
         actual = view(kpi_conn, "mv_delivery_performance")
     expected = expected_delivery(src, sla=4)
@@ -481,7 +482,7 @@ def test_overdue_in_transit_shipments_are_delayed(kpi_conn, src):
     f = expected_shipment_facts(src)
     overdue = f[~f["is_delivered"] & f["is_delayed"]]
     assert len(overdue) > 0, "the sample data has no stuck shipment"
-    facts = view(kpi_conn, "vw_shipment_facts").set_index("shipment_id")
+    facts = view(kpi_conn, "mv_shipment_facts").set_index("shipment_id")
     assert facts.loc[overdue["shipment_id"], "is_delayed"].all()
     not_due = f[~f["is_delivered"] & ~f["is_assessed"]]
     assert ((src.ref_date - not_due["order_date"]).dt.days <= src.cfg("operations.sla_days")).all()
@@ -508,6 +509,7 @@ def test_courier_rank_ties_are_deterministic(kpi_conn, src):
     with rolled_back(kpi_conn) as cur:
         set_config(cur, "operations.courier_weight_on_time", 0.0)
         set_config(cur, "operations.courier_weight_speed", 0.0)
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_shipment_facts")
         cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_courier_performance")
         first = view(kpi_conn, "mv_courier_performance")
         second = view(kpi_conn, "mv_courier_performance")
@@ -655,8 +657,9 @@ def test_date_conflicts_are_flagged_not_averaged(kpi_conn, src):
             "UPDATE sales.shipments SET delivered_date = shipped_date - 1 WHERE shipment_id = %s",
             (int(victim["shipment_id"]),),
         )
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_shipment_facts")
         cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_delivery_performance")
-        facts = view(kpi_conn, "vw_shipment_facts").set_index("shipment_id")
+        facts = view(kpi_conn, "mv_shipment_facts").set_index("shipment_id")
         monthly = view(kpi_conn, "mv_delivery_performance").set_index("order_month")
     row = facts.loc[int(victim["shipment_id"])]
     assert bool(row["has_date_conflict"]) and pd.isna(row["ship_to_deliver_days"])
@@ -705,10 +708,11 @@ def test_views_match_pandas_on_contradictory_rows(kpi_conn, src):
             "UPDATE sales.shipments SET delivered_date = shipped_date + 1 WHERE order_id = %s",
             (open_order,),
         )
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_shipment_facts")
         cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_delivery_performance")
         cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_courier_performance")
         modified = read_source(kpi_conn)
-        facts = view(kpi_conn, "vw_shipment_facts")
+        facts = view(kpi_conn, "mv_shipment_facts")
         monthly = view(kpi_conn, "mv_delivery_performance")
         couriers = view(kpi_conn, "mv_courier_performance")
         pending = view(kpi_conn, "vw_pending_shipments")
@@ -782,7 +786,7 @@ def test_operations_summary_agrees_with_views(kpi_conn):
 # --------------------------------------------------------------------------------------------------
 
 DATE_COLUMNS = {
-    "vw_shipment_facts": "order_date",
+    "mv_shipment_facts": "order_date",
     "mv_delivery_performance": "order_month",
     "mv_payment_analysis": "payment_month",
     "vw_pending_shipments": "order_date",

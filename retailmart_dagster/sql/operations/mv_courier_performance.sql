@@ -1,6 +1,6 @@
 -- analytics.mv_courier_performance: which courier delivers fastest and most reliably?
 -- One row per courier (sales.shipments.courier_name; NULL as 'Unknown') over the shipments of
--- analytics.vw_shipment_facts (sales orders dated on or before the reference date). On time, delayed
+-- analytics.mv_shipment_facts (sales orders dated on or before the reference date). On time, delayed
 -- and assessed are defined there (S = config operations.sla_days, measured from the ORDER date).
 -- Composite score (0..100, higher is better) =
 --   (Wr * on_time_pct + Ws * speed_index) / (Wr + Ws), with Wr = config
@@ -50,7 +50,7 @@ by_courier AS (
         avg(f.order_to_ship_days::numeric) AS avg_order_to_ship_days,
         avg(f.ship_to_deliver_days::numeric) AS avg_ship_to_deliver_days,
         avg(f.order_to_deliver_days::numeric) AS avg_order_to_deliver_days
-    FROM analytics.vw_shipment_facts AS f
+    FROM analytics.mv_shipment_facts AS f
     GROUP BY f.courier_name
 ),
 

@@ -1,7 +1,7 @@
 -- analytics.mv_delivery_performance: how fast and how reliably are orders delivered, month by month?
 -- One row per ORDER month, from the month of the first order date (any status) to the month of the
 -- reference date (analytics.fn_reference_date()); months without shipments are rows of zeros.
--- Shipment timings and SLA outcomes come from analytics.vw_shipment_facts (one definition): on time =
+-- Shipment timings and SLA outcomes come from analytics.mv_shipment_facts (one definition): on time =
 -- delivered within S days of the ORDER date (S = config operations.sla_days); delayed = delivered
 -- later, or still undelivered more than S days after the order date at the reference date.
 -- Percentages use the ASSESSED shipments (on time + delayed) as denominator, so on_time_pct +
@@ -87,7 +87,7 @@ shipments_by_month AS (
         avg(f.order_to_ship_days::numeric) AS avg_order_to_ship_days,
         avg(f.ship_to_deliver_days::numeric) AS avg_ship_to_deliver_days,
         avg(f.order_to_deliver_days::numeric) AS avg_order_to_deliver_days
-    FROM analytics.vw_shipment_facts AS f
+    FROM analytics.mv_shipment_facts AS f
     GROUP BY f.order_month
 )
 

@@ -2,7 +2,7 @@
 -- One row (scope = 'all_time') over sales orders dated from the first order date to the reference
 -- date (analytics.fn_reference_date()). Each figure is aggregated at its own grain in its own CTE and
 -- the single-row results are joined afterwards (no fan-out):
---   shipments: analytics.vw_shipment_facts (SLA S = config operations.sla_days from the ORDER date;
+--   shipments: analytics.mv_shipment_facts (SLA S = config operations.sla_days from the ORDER date;
 --   percentages over assessed shipments = on time + delayed, as in mv_delivery_performance);
 --   open orders: analytics.vw_pending_shipments (priority from the configured age thresholds);
 --   returns: delivered orders = order_status in config operations.delivered_order_statuses, returned
@@ -65,7 +65,7 @@ shipment_totals AS (
         avg(f.order_to_ship_days::numeric) AS avg_order_to_ship_days,
         avg(f.ship_to_deliver_days::numeric) AS avg_ship_to_deliver_days,
         avg(f.order_to_deliver_days::numeric) AS avg_order_to_deliver_days
-    FROM analytics.vw_shipment_facts AS f
+    FROM analytics.mv_shipment_facts AS f
 ),
 
 open_totals AS (

@@ -1,4 +1,4 @@
--- analytics.vw_shipment_facts: every shipment with its timings and its SLA outcome, defined once.
+-- analytics.mv_shipment_facts: every shipment with its timings and its SLA outcome, defined once.
 -- One row per shipment (sales.shipments, shipment grain) of a sales order dated on or before the
 -- reference date (analytics.fn_reference_date()). Sales orders = orders whose order_status is not in
 -- config sales.excluded_order_statuses. Each shipment is joined to its ONE order (many-to-one, no
@@ -14,6 +14,9 @@
 -- Delayed = delivered later than S days after the order date, OR not delivered and already more than
 -- S days old at the reference date (overdue in transit). Assessed = on time or delayed; a shipment
 -- still in transit and not yet due has no outcome yet.
+-- Materialized because mv_delivery_performance, mv_courier_performance and mv_operations_summary
+-- all read it: the shipment-to-order join runs once per build instead of once per reader (at
+-- scale 10 the three together went from 14.1 to 5.6 s, the materialization costs about 3.5 s).
 -- Question: When was each shipment shipped and delivered, and did it meet the delivery SLA?
 -- Owner: Operations analytics
 -- Refresh: daily
@@ -27,7 +30,7 @@
 -- KPI is_delayed: NOT has_date_conflict AND (delivered_date - order_date > sla_days
 --   OR (delivered_date IS NULL AND reference date - order_date > sla_days))
 -- KPI is_assessed: is_on_time OR is_delayed (the shipment's SLA outcome is known)
-CREATE VIEW analytics.vw_shipment_facts AS
+CREATE MATERIALIZED VIEW analytics.mv_shipment_facts AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
@@ -109,3 +112,5 @@ SELECT
     f.is_delayed,
     f.is_on_time OR f.is_delayed AS is_assessed
 FROM flagged AS f;
+
+CREATE UNIQUE INDEX ux_mv_shipment_facts ON analytics.mv_shipment_facts (shipment_id);
