@@ -259,7 +259,9 @@ def parse_sql_file(path: Path, sql_dir: Path = SQL_DIR) -> SqlObject:
         if kind is not None and created is not None and created[0] != TEMP_SCHEMA:
             kinds.append(kind)
             creates.add(created)
-        elif not isinstance(raw.stmt, ast.IndexStmt):
+        elif not isinstance(raw.stmt, ast.IndexStmt | ast.AlterTableStmt):
+            # A fact's indexes and constraints (ALTER TABLE ... ADD PRIMARY KEY) belong to its
+            # DDL: run when the table is (re-)created, after its first load; never by a reload.
             load_parts.append(text.strip())
         _collect(raw.stmt, refs, text)
     name = path.stem

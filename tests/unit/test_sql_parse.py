@@ -174,7 +174,8 @@ def test_fact_table_kind_separates_ddl_from_load(tmp_path: Path) -> None:
         "  SELECT o.order_date AS day FROM sales.orders AS o GROUP BY o.order_date;\n"
         "DELETE FROM analytics.fact_x AS f USING pg_temp.fact_x_changed AS c WHERE f.d = c.day;\n"
         "INSERT INTO analytics.fact_x SELECT o.order_id, o.order_date FROM sales.orders AS o\n"
-        "  JOIN pg_temp.fact_x_changed AS c ON c.day = o.order_date;",
+        "  JOIN pg_temp.fact_x_changed AS c ON c.day = o.order_date;\n"
+        "ALTER TABLE analytics.fact_x ADD CONSTRAINT fact_x_d_key UNIQUE (id, d);",
     )
     obj = parse_sql_file(path, tmp_path)
     assert obj.kind == FACT_TABLE
@@ -184,6 +185,7 @@ def test_fact_table_kind_separates_ddl_from_load(tmp_path: Path) -> None:
     # The load runs on every build: no DDL of the fact in it, every load statement in order.
     assert "CREATE TABLE analytics.fact_x" not in obj.load_sql
     assert "CREATE INDEX" not in obj.load_sql
+    assert "ALTER TABLE" not in obj.load_sql  # constraints too: built once, after the first load
     load = obj.load_sql
     assert load.index("CREATE TEMP TABLE") < load.index("DELETE FROM") < load.index("INSERT INTO")
 
