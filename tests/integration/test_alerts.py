@@ -129,12 +129,17 @@ def reference_date(conn: psycopg.Connection) -> dt.date:
     return conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0]
 
 
+def reload_facts(conn: psycopg.Connection, *names: str) -> None:
+    """Materialized views built on the fact layer (analytics.fact_*) see crafted data only after the
+    facts' changed days are reloaded (their incremental loads, in build order, as a build runs them)."""
+    facts = {o.name: o for o in load_sql_objects() if o.name in names}
+    for name in names:
+        conn.execute(f"DROP TABLE IF EXISTS pg_temp.{name}_changed")
+        conn.execute(facts[name].load_sql)
+
+
 def reload_fact_orders(conn: psycopg.Connection) -> None:
-    """Materialized views built on analytics.fact_orders see crafted orders only after the fact's
-    changed days are reloaded (its incremental load, as a build runs it)."""
-    [fact] = [o for o in load_sql_objects() if o.name == "fact_orders"]
-    conn.execute("DROP TABLE IF EXISTS pg_temp.fact_orders_changed")
-    conn.execute(fact.load_sql)
+    reload_facts(conn, "fact_orders")
 
 
 def refresh_customer_mvs(conn: psycopg.Connection) -> None:
@@ -462,6 +467,7 @@ def test_elevated_return_rate(alerts_db: AlertsDb) -> None:
                 )
                 next_id += 1
             # The alert reads the stored return analysis: bring it up to date, as a build would.
+            reload_facts(conn, "fact_orders", "fact_product_group_days", "fact_product_returns")
             conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_return_analysis")
 
         add_returns(candidates[: at_most - returned])

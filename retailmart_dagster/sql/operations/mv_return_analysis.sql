@@ -12,6 +12,11 @@
 -- A return belongs to the category of the RETURNED product; it counts only when the order has a line
 -- of that category (a return of a product the order never contained is ignored), so every rate is
 -- at most 100 %. Rates are ratios of distinct-order counts, never averages of rates.
+-- Read from the incrementally loaded facts, so a refresh never scans the order lines: delivered orders
+-- per category from analytics.fact_product_group_days (level 'line_category': distinct orders per day,
+-- status and category, which add up exactly over days and statuses because an order has one date and
+-- one status), returns with their category and whether their order has a line of it from
+-- analytics.fact_product_returns.
 -- High-return categories: category_return_rate_pct >= config operations.high_return_rate_pct.
 -- Question: Which categories have the highest return rates, and for which reasons?
 -- Owner: Operations analytics
@@ -35,47 +40,32 @@ WITH params AS MATERIALIZED (
         analytics.fn_config_numeric('operations.high_return_rate_pct') AS high_rate_pct
 ),
 
-delivered_orders AS (
-    SELECT o.order_id
-    FROM sales.orders AS o
-    CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
-      AND o.order_status = ANY (p.delivered_statuses)
-),
-
-order_categories AS (
-    SELECT DISTINCT
-        i.order_id,
-        coalesce(pr.category, 'Unknown') AS category
-    FROM sales.order_items AS i
-    JOIN delivered_orders AS d ON d.order_id = i.order_id
-    LEFT JOIN products.products AS pr ON pr.prod_id = i.prod_id
-),
-
 category_base AS (
     SELECT
-        oc.category,
-        count(*) AS delivered_orders
-    FROM order_categories AS oc
-    GROUP BY oc.category
+        g.group_name AS category,
+        sum(g.orders)::bigint AS delivered_orders
+    FROM analytics.fact_product_group_days AS g
+    CROSS JOIN params AS p
+    WHERE g.level = 'line_category'
+      AND g.order_date <= p.ref_date
+      AND g.order_status = ANY (p.delivered_statuses)
+    GROUP BY g.group_name
 ),
 
-category_returns AS (
+-- Returns dated up to the reference date of delivered orders dated up to it that have a line of the
+-- returned product's category.
+matched_returns AS (
     SELECT
         r.order_id,
-        coalesce(pr.category, 'Unknown') AS category,
+        r.category,
         coalesce(r.reason, 'Unknown') AS reason,
         r.refund_amount
-    FROM sales.returns AS r
+    FROM analytics.fact_product_returns AS r
     CROSS JOIN params AS p
-    LEFT JOIN products.products AS pr ON pr.prod_id = r.prod_id
-    WHERE r.return_date <= p.ref_date
-),
-
-matched_returns AS (
-    SELECT cr.*
-    FROM category_returns AS cr
-    JOIN order_categories AS oc ON oc.order_id = cr.order_id AND oc.category = cr.category
+    WHERE r.order_has_category
+      AND r.order_date <= p.ref_date
+      AND r.order_status = ANY (p.delivered_statuses)
+      AND r.return_date <= p.ref_date
 ),
 
 reasons AS (

@@ -3,15 +3,18 @@
 -- One row per (level, group_name): level 'category' has one row per category of products.products,
 -- level 'brand' one row per brand (a NULL category or brand is reported as 'Unknown'). Each product
 -- belongs to exactly one category row and one brand row. Amounts are unrounded (the two views round).
--- Sales: the lines (sales.order_items, line grain) of sales orders dated up to the reference date
--- (analytics.fn_reference_date()), read from analytics.fact_orders (order_status not in config
--- sales.excluded_order_statuses). The lines are read once (a MATERIALIZED CTE): amounts are summed per
--- product first (exact numeric sums, so the group sums are exact) and rolled up to the groups; orders
--- are counted distinct per group over the lines (GROUPING SETS), never summed over products. Reviews: customers.reviews dated up to the
--- reference date whose prod_id is a known product (orphans ignored). Stock: inventory rows of known
--- stores only, negative stock_qty counted as 0 (as in mv_top_products). Catalogue, sales lines,
--- reviews and stock are each aggregated per group in their own CTE and joined afterwards (no fan-out).
--- Materialized because the two views and their exports read it: the line scan runs once per build.
+-- Sales: the lines (sales.order_items, line grain) of sales orders (order_status not in config
+-- sales.excluded_order_statuses) dated up to the reference date (analytics.fn_reference_date()),
+-- read from the incrementally loaded facts, so a refresh never scans the order lines: amounts per
+-- product from analytics.fact_product_days (exact numeric line sums per day, product and status,
+-- summed per product and rolled up to the groups); orders per group from
+-- analytics.fact_product_group_days (distinct orders per day, status and group, which add up exactly
+-- over days and statuses because an order has one date and one status — never summed over products).
+-- Reviews: customers.reviews dated up to the reference date whose prod_id is a known product (orphans
+-- ignored). Stock: inventory rows of known stores only, negative stock_qty counted as 0 (as in
+-- mv_top_products). Catalogue, sales lines, reviews and stock are each aggregated per group in their
+-- own CTE and joined afterwards (no fan-out).
+-- Materialized because the two views and their exports read it: computed once per build.
 -- Question: What did each product category and each brand sell, how is it rated and how much is in stock?
 -- Owner: Product analytics
 -- Refresh: daily
@@ -67,14 +70,6 @@ catalogue_groups AS (
     CROSS JOIN LATERAL (VALUES ('category', c.category), ('brand', c.brand)) AS g (level, group_name)
 ),
 
-sales_orders AS (
-    SELECT f.order_id
-    FROM analytics.fact_orders AS f
-    CROSS JOIN bounds AS b
-    WHERE f.order_date <= b.ref_date
-      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
-),
-
 products_by_group AS (
     SELECT
         cg.level,
@@ -86,40 +81,34 @@ products_by_group AS (
     GROUP BY cg.level, cg.group_name
 ),
 
--- The lines of sales orders with their product's category and brand, read once.
-sales_lines AS MATERIALIZED (
-    SELECT
-        oi.order_id,
-        oi.prod_id,
-        c.category,
-        c.brand,
-        oi.quantity,
-        oi.unit_price,
-        oi.discount
-    FROM sales.order_items AS oi
-    JOIN sales_orders AS so ON so.order_id = oi.order_id
-    JOIN catalogue AS c ON c.prod_id = oi.prod_id
-),
-
--- Line amounts per product first (exact numeric sums, so their sums per group are exact too).
+-- Line amounts per product first (exact numeric sums, so their sums per group are exact too); lines
+-- without a catalogue product drop out in the join to catalogue_groups.
 lines_by_product AS (
     SELECT
-        sl.prod_id,
-        sum(sl.quantity) AS units,
-        sum(sl.quantity * sl.unit_price) AS gross_value,
-        sum(sl.quantity * sl.unit_price * sl.discount / 100) AS discount_amount,
-        sum(sl.quantity * sl.unit_price * (1 - sl.discount / 100)) AS net_revenue
-    FROM sales_lines AS sl
-    GROUP BY sl.prod_id
+        d.prod_id,
+        sum(d.units) AS units,
+        sum(d.list_value) AS gross_value,
+        sum(d.discount_amount) AS discount_amount,
+        sum(d.net_value) AS net_revenue
+    FROM analytics.fact_product_days AS d
+    CROSS JOIN bounds AS b
+    WHERE d.order_date <= b.ref_date
+      AND NOT coalesce(d.order_status = ANY (b.excluded_statuses), false)
+    GROUP BY d.prod_id
 ),
 
+-- Distinct orders per group (of lines of catalogue products), added up over days and statuses.
 orders_by_group AS (
     SELECT
-        CASE WHEN grouping(sl.category) = 0 THEN 'category' ELSE 'brand' END AS level,
-        CASE WHEN grouping(sl.category) = 0 THEN sl.category ELSE sl.brand END AS group_name,
-        count(DISTINCT sl.order_id) AS orders
-    FROM sales_lines AS sl
-    GROUP BY GROUPING SETS ((sl.category), (sl.brand))
+        g.level,
+        g.group_name,
+        sum(g.orders)::bigint AS orders
+    FROM analytics.fact_product_group_days AS g
+    CROSS JOIN bounds AS b
+    WHERE g.level IN ('category', 'brand')
+      AND g.order_date <= b.ref_date
+      AND NOT coalesce(g.order_status = ANY (b.excluded_statuses), false)
+    GROUP BY g.level, g.group_name
 ),
 
 lines_by_group AS (

@@ -2,8 +2,11 @@
 -- One row per product of products.products (products never sold are rows of zeros), over the lines
 -- (sales.order_items, line grain) of sales orders dated up to the reference date
 -- (analytics.fn_reference_date()). Sales orders = orders whose order_status is not in config
--- sales.excluded_order_statuses (Returned orders are sales orders, as in the Sales domain), read from
--- the order-grain fact analytics.fact_orders (same orders as sales.orders with an order date).
+-- sales.excluded_order_statuses (Returned orders are sales orders, as in the Sales domain), those of
+-- the order-grain fact analytics.fact_orders (same orders as sales.orders with an order date). The
+-- line amounts are read from analytics.fact_product_days (the same line-grain sums, made once per
+-- (day, product, order status) and loaded incrementally), so a refresh never scans the order lines;
+-- its distinct orders per day add up exactly to distinct orders per product (an order has one date).
 -- Reviews: customers.reviews dated up to the reference date; reviews.prod_id has no FK, so reviews of
 -- unknown products are simply never joined (ignored). Stock: products.inventory has ONE row per store
 -- and product; only rows of stores that exist in stores.stores count (inventory.store_id has no FK),
@@ -47,25 +50,20 @@ bounds AS (
     FROM params AS p
 ),
 
-sales_orders AS (
-    SELECT f.order_id
-    FROM analytics.fact_orders AS f
-    CROSS JOIN params AS p
-    WHERE f.order_date <= p.ref_date
-      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
-),
-
+-- Line grain, summed per product over the (day, product, status) rows of sales orders.
 line_totals AS (
     SELECT
-        oi.prod_id,
-        count(DISTINCT oi.order_id) AS orders,
-        sum(oi.quantity) AS units,
-        sum(oi.quantity * oi.unit_price) AS gross_value,
-        sum(oi.quantity * oi.unit_price * oi.discount / 100) AS discount_amount,
-        sum(oi.quantity * oi.unit_price * (1 - oi.discount / 100)) AS net_revenue
-    FROM sales.order_items AS oi
-    JOIN sales_orders AS so ON so.order_id = oi.order_id
-    GROUP BY oi.prod_id
+        d.prod_id,
+        sum(d.orders)::bigint AS orders,
+        sum(d.units)::bigint AS units,
+        sum(d.list_value) AS gross_value,
+        sum(d.discount_amount) AS discount_amount,
+        sum(d.net_value) AS net_revenue
+    FROM analytics.fact_product_days AS d
+    CROSS JOIN params AS p
+    WHERE d.order_date <= p.ref_date
+      AND NOT coalesce(d.order_status = ANY (p.excluded_statuses), false)
+    GROUP BY d.prod_id
 ),
 
 review_totals AS (

@@ -1,0 +1,120 @@
+-- analytics.fact_product_days: one row per (order day, product, order status) with the line
+-- aggregates of that day's orders of that status — the product-grain fact that product KPIs
+-- (analytics.mv_top_products, analytics.mv_product_group_totals) sum over days instead of scanning
+-- every order line and joining it to its order again on each refresh. Lines (sales.order_items) of
+-- orders in analytics.fact_orders only (orders with an order date; lines whose order does not exist
+-- are not here, as in fact_orders); every order status is kept, so KPIs apply
+-- sales.excluded_order_statuses themselves (a config change needs no reload). prod_id is the line's
+-- own (NULL for a line without product). Amounts are kept unrounded and computed per line with
+-- exactly the KPI objects' formulas; numeric sums are exact, so sums over days equal sums over lines.
+-- orders = distinct orders of the (day, product, status): an order has one date and one status, so
+-- these counts add up exactly over days and statuses to distinct orders per product.
+-- Loaded incrementally by order_date, following analytics.fact_orders: a day is (re)loaded when the
+-- fingerprint that fact_orders recorded for it in analytics.fact_partitions differs from the one
+-- recorded here at its last load, and the last facts.reload_days days up to the latest order date are
+-- always reloaded (order lines added late, as fact_orders does). Days that left fact_orders are
+-- deleted. Build it after fact_orders (it reads analytics.fact_orders, so the lineage says so).
+-- Question: What did each product sell on each day, per order status, computed once?
+-- Owner: Data platform
+-- Refresh: daily, incremental by order_date (days changed in fact_orders only)
+-- KPI lines: count(*) of the (day, product, status)'s order lines
+-- KPI units: sum(quantity) over those lines
+-- KPI list_value: sum(quantity * unit_price) over those lines
+-- KPI discount_amount: sum(quantity * unit_price * discount / 100) over those lines
+-- KPI net_value: sum(quantity * unit_price * (1 - discount / 100)) over those lines
+-- KPI orders: count(DISTINCT order_id) of those lines (adds up over days and statuses)
+CREATE TABLE analytics.fact_product_days (
+    order_date      date    NOT NULL,
+    prod_id         integer,
+    order_status    varchar(20),
+    lines           integer NOT NULL,
+    units           bigint,
+    list_value      numeric,
+    discount_amount numeric,
+    net_value       numeric,
+    orders          integer NOT NULL
+);
+
+CREATE TEMP TABLE pg_temp.fact_product_days_changed ON COMMIT DROP AS
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_int('facts.reload_days') AS reload_days
+),
+
+upstream AS (
+    SELECT
+        fp.partition_date AS day,
+        fp.fingerprint
+    FROM analytics.fact_partitions AS fp
+    WHERE fp.fact_name = 'fact_orders'
+),
+
+loaded AS (
+    SELECT
+        fp.partition_date AS day,
+        fp.fingerprint
+    FROM analytics.fact_partitions AS fp
+    WHERE fp.fact_name = 'fact_product_days'
+)
+
+SELECT
+    coalesce(u.day, l.day) AS day,
+    u.fingerprint
+FROM upstream AS u
+FULL JOIN loaded AS l ON l.day = u.day
+CROSS JOIN params AS p
+WHERE u.fingerprint IS DISTINCT FROM l.fingerprint
+   OR u.day > (SELECT max(ud.day) FROM upstream AS ud) - p.reload_days;
+
+ANALYZE pg_temp.fact_product_days_changed;
+
+DELETE FROM analytics.fact_product_days AS f
+USING pg_temp.fact_product_days_changed AS c
+WHERE f.order_date = c.day;
+
+INSERT INTO analytics.fact_product_days
+WITH changed_orders AS MATERIALIZED (
+    SELECT
+        f.order_id,
+        f.order_date,
+        f.order_status
+    FROM analytics.fact_orders AS f
+    JOIN pg_temp.fact_product_days_changed AS c ON c.day = f.order_date
+)
+
+SELECT
+    co.order_date,
+    oi.prod_id,
+    co.order_status,
+    count(*),
+    sum(oi.quantity),
+    sum(oi.quantity * oi.unit_price),
+    sum(oi.quantity * oi.unit_price * oi.discount / 100),
+    sum(oi.quantity * oi.unit_price * (1 - oi.discount / 100)),
+    count(DISTINCT oi.order_id)
+FROM sales.order_items AS oi
+JOIN changed_orders AS co ON co.order_id = oi.order_id
+GROUP BY co.order_date, oi.prod_id, co.order_status;
+
+DELETE FROM analytics.fact_partitions AS fp
+USING pg_temp.fact_product_days_changed AS c
+WHERE fp.fact_name = 'fact_product_days' AND fp.partition_date = c.day;
+
+INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
+SELECT
+    'fact_product_days',
+    c.day,
+    c.fingerprint,
+    coalesce(n.row_count, 0)
+FROM pg_temp.fact_product_days_changed AS c
+LEFT JOIN (
+    SELECT
+        f.order_date,
+        count(*) AS row_count
+    FROM analytics.fact_product_days AS f
+    JOIN pg_temp.fact_product_days_changed AS cd ON cd.day = f.order_date
+    GROUP BY f.order_date
+) AS n ON n.order_date = c.day
+WHERE c.fingerprint IS NOT NULL;
+
+-- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
+CREATE INDEX ix_fact_product_days_order_date ON analytics.fact_product_days (order_date);
