@@ -1073,7 +1073,13 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
         # mv_customer_lifetime_value reads the order fact: load the changed days into it first,
         # as a build does (its load statements, rolled back with the rest).
         kpi_conn.execute(parse_sql_file(SQL_DIR / "facts" / "fact_orders.sql").load_sql)
-        for mv in ("mv_customer_lifetime_value", "mv_customer_rfm", "mv_cohort_retention"):
+        for mv in (
+            "mv_customer_lifetime_value",
+            "mv_customer_rfm",
+            "mv_churn_risk",
+            "mv_churn_risk_summary",
+            "mv_cohort_retention",
+        ):
             kpi_conn.execute(f"REFRESH MATERIALIZED VIEW analytics.{mv}")
         rows = query_df(
             kpi_conn,

@@ -5,8 +5,8 @@
 -- alerts.export_rows_per_type open alerts of each type (within a type: most severe, then most urgent,
 -- then newest, then key), listed most severe first, then by type (revenue_anomaly,
 -- critical_inventory, shipment_delay, high_value_churn, elevated_return_rate, payment_concentration),
--- then most urgent first, then by key. firstSeen / lastSeen are the data's reference dates (its "today")
--- on which the alert was first and last seen, openedAt the UTC time the alert sync opened it; so a
+-- then most urgent first, then by key, then by type name (other types share the last type slot).
+-- firstSeen / lastSeen are the data's reference dates (its "today") on which the alert was first and last seen, openedAt the UTC time the alert sync opened it; so a
 -- re-run on unchanged data writes the same rows. generatedAt is when this file was written.
 -- Question: Which business alerts are open, how severe are they, and since when?
 -- Owner: Business alerts
@@ -104,7 +104,8 @@ SELECT jsonb_build_object(
                 'lastSeen', to_char(l.last_reference_date, 'YYYY-MM-DD'),
                 'openedAt', to_char(l.first_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
             )
-            ORDER BY l.severity_order, l.type_order, l.urgency DESC NULLS LAST, l.alert_key
+            ORDER BY l.severity_order, l.type_order, l.urgency DESC NULLS LAST, l.alert_key,
+                     l.alert_type
         )
         FROM listed AS l
     ), '[]'::jsonb)

@@ -36,7 +36,7 @@ AS $$
     summary AS (
         SELECT s.*
         FROM analytics.mv_churn_risk_summary AS s
-        ORDER BY s.risk_level_order, s.value_tier_order
+        ORDER BY s.risk_level_order, s.value_tier_order, s.risk_level, s.value_tier
     ),
 
     riskiest AS (
@@ -71,7 +71,7 @@ AS $$
                         'avgDaysSinceLastOrder', round(s.avg_days_since_last_order, 2),
                         'avgPriorityScore', round(s.avg_priority_score, 2)
                     )
-                    ORDER BY s.risk_level_order, s.value_tier_order
+                    ORDER BY s.risk_level_order, s.value_tier_order, s.risk_level, s.value_tier
                 )
                 FROM summary AS s
             ),

@@ -28,7 +28,7 @@ AS $$
     selected AS (
         SELECT d.*
         FROM analytics.vw_customer_demographics AS d
-        ORDER BY d.gender, d.age_group_order
+        ORDER BY d.gender, d.age_group_order, d.age_group
     )
 
     SELECT json_build_object(
@@ -55,7 +55,7 @@ AS $$
                         'customerSharePct', round(s.customer_share_pct, 2),
                         'revenueSharePct', round(s.revenue_share_pct, 2)
                     )
-                    ORDER BY s.gender, s.age_group_order
+                    ORDER BY s.gender, s.age_group_order, s.age_group
                 )
                 FROM selected AS s
             ),

@@ -38,7 +38,7 @@ AS $$
     selected AS (
         SELECT v.*
         FROM analytics.vw_customer_value_summary AS v
-        ORDER BY v.value_tier_order, v.customer_status_order
+        ORDER BY v.value_tier_order, v.customer_status_order, v.value_tier, v.customer_status
     )
 
     SELECT json_build_object(
@@ -83,7 +83,8 @@ AS $$
                         'avgLoyaltyPoints', round(s.avg_loyalty_points, 2),
                         'reviewsGiven', s.reviews_given
                     )
-                    ORDER BY s.value_tier_order, s.customer_status_order
+                    ORDER BY s.value_tier_order, s.customer_status_order,
+                        s.value_tier, s.customer_status
                 )
                 FROM selected AS s
             ),

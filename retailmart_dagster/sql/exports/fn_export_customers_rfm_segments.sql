@@ -28,7 +28,7 @@ AS $$
     selected AS (
         SELECT s.*
         FROM analytics.vw_rfm_segment_summary AS s
-        ORDER BY s.segment_order
+        ORDER BY s.segment_order, s.rfm_segment
     )
 
     SELECT json_build_object(
@@ -55,7 +55,7 @@ AS $$
                         'avgMonetaryScore', round(s.avg_monetary_score, 2),
                         'recommendedAction', s.recommended_action
                     )
-                    ORDER BY s.segment_order
+                    ORDER BY s.segment_order, s.rfm_segment
                 )
                 FROM selected AS s
             ),
