@@ -17,8 +17,10 @@ each row (``failed``), one aggregate counts the population and collects the fail
 ``affected_count`` is the number of keys collected; the sample keys are the first of them in key order.
 That replaced a separate ``count(*)`` of the table and a materialized CTE of failing rows (with the
 other rewrites, 14 % less server CPU for the whole evaluation at scales 1 and 10). The failing keys
-are held in memory while the check runs (a few bytes each); anti-joins (``NOT EXISTS``) and windowed
-duplicate checks keep their plain form, which the planner runs better as they are.
+are held in memory while the check runs (a few bytes each). Checks that relate two large tables read
+both along their key indexes (a subquery ``ORDER BY`` the key, so the planner merges them instead of
+hashing every order), and duplicate checks count per key from the index first and read only the
+duplicated keys' rows; each file's header says which shape it uses and why.
 
 The files live outside ``retailmart_dagster/sql/`` on purpose: they are not database objects, so they
 must not become assets. Lineage (the tables and analytics functions a check reads) comes from the SQL
