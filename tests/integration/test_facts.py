@@ -609,3 +609,265 @@ def test_product_facts_incremental_load_equals_full_build(new_database) -> None:
         actions = _build(conn, names)
         assert {actions[f] for f in PRODUCT_FACTS} == {"recreate"}
         assert actual_product_facts(conn) == incremental
+
+
+# --------------------------------------------------------------------------------------------------
+# Payment fact: fact_payment_days (read by mv_payment_analysis and mv_sales_by_payment_mode)
+# --------------------------------------------------------------------------------------------------
+
+PAYMENT_OBJECTS = ("fact_payment_days", "mv_payment_analysis", "mv_sales_by_payment_mode")
+PAYMENT_DAY_KEYS = ["order_date", "order_status", "payment_day", "payment_mode"]
+PAYMENT_DAY_VALUES = [
+    "payments",
+    "amount",
+    "month_first_orders",
+    "month_last_orders",
+    "mode_first_orders",
+]
+
+# The two payment KPIs computed straight from the source, joining every payment to its order (their
+# former definitions, without the zero-filled grid and the rounded ratios).
+DIRECT_PAYMENT_MONTHS = """
+WITH b AS MATERIALIZED (
+    SELECT analytics.fn_reference_date() AS ref_date,
+           analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded,
+           (SELECT min(order_date) FROM sales.orders
+             WHERE order_date <= analytics.fn_reference_date()) AS first_date
+)
+SELECT date_trunc('month', coalesce(pm.payment_date, o.order_date))::date AS payment_month,
+       coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
+       count(*) AS payments, count(DISTINCT pm.order_id) AS orders,
+       coalesce(sum(pm.amount), 0) AS amount
+  FROM sales.payments pm JOIN sales.orders o USING (order_id) CROSS JOIN b
+ WHERE o.order_date BETWEEN b.first_date AND b.ref_date
+   AND NOT coalesce(o.order_status = ANY (b.excluded), false)
+   AND coalesce(pm.payment_date, o.order_date) BETWEEN b.first_date AND b.ref_date
+ GROUP BY 1, 2
+"""
+DIRECT_PAYMENT_MODES = """
+SELECT coalesce(pm.payment_mode, 'Unknown') AS payment_mode, count(*) AS payments,
+       count(DISTINCT pm.order_id) AS orders, coalesce(sum(pm.amount), 0) AS amount_paid
+  FROM sales.payments pm JOIN sales.orders o USING (order_id)
+ WHERE o.order_date <= analytics.fn_reference_date()
+   AND NOT coalesce(o.order_status = ANY (
+           analytics.fn_config_text_array('sales.excluded_order_statuses')), false)
+ GROUP BY 1
+"""
+
+
+def expected_payment_days(conn: psycopg.Connection) -> dict[tuple, tuple]:
+    """fact_payment_days in pandas: payments of existing, dated orders; each order counted on the day
+    of its first / last payment of the (month, mode) and of its first payment in the mode."""
+    orders = _frame(
+        conn,
+        "SELECT order_id, order_date, order_status FROM sales.orders WHERE order_date IS NOT NULL",
+    )
+    pays = _frame(conn, "SELECT order_id, payment_date, payment_mode, amount FROM sales.payments")
+    p = pays.dropna(subset=["order_id"]).merge(orders, on="order_id", how="inner")
+    p["payment_day"] = [
+        o if _none(d) is None else d
+        for d, o in zip(p["payment_date"], p["order_date"], strict=True)
+    ]
+    p["payment_mode"] = p["payment_mode"].fillna("Unknown")
+    p["month"] = [(d.year, d.month) for d in p["payment_day"]]
+    by_month = p.groupby(["order_id", "payment_mode", "month"])["payment_day"]
+    p["month_first"] = p["payment_day"] == by_month.transform("min")
+    p["month_last"] = p["payment_day"] == by_month.transform("max")
+    p["mode_first"] = p["payment_day"] == p.groupby(["order_id", "payment_mode"])[
+        "payment_day"
+    ].transform("min")
+    grouped = (
+        p.groupby(PAYMENT_DAY_KEYS, dropna=False)
+        .agg(payments=("order_id", "size"), amount=("amount", _dsum))
+        .reset_index()
+    )
+    for flag in ("month_first", "month_last", "mode_first"):
+        counts = (
+            p[p[flag]]
+            .groupby(PAYMENT_DAY_KEYS, dropna=False)["order_id"]
+            .nunique()
+            .rename(f"{flag}_orders")
+            .reset_index()
+        )
+        grouped = grouped.merge(counts, on=PAYMENT_DAY_KEYS, how="left")
+        grouped[f"{flag}_orders"] = grouped[f"{flag}_orders"].fillna(0).astype(int)
+    return _keyed(grouped, PAYMENT_DAY_KEYS, PAYMENT_DAY_VALUES)
+
+
+def actual_payment_days(conn: psycopg.Connection) -> dict[tuple, tuple]:
+    return _keyed(
+        _frame(conn, "SELECT * FROM analytics.fact_payment_days"),
+        PAYMENT_DAY_KEYS,
+        PAYMENT_DAY_VALUES,
+    )
+
+
+def assert_payment_kpis_match_source(conn: psycopg.Connection) -> None:
+    """Both payment MVs (read from the fact) equal the direct join of payments to orders, exactly
+    (rows with payments; the zero-filled grid rows of mv_payment_analysis are zeros)."""
+    checks = (
+        (
+            "SELECT payment_month, payment_mode, payments, orders, amount"
+            " FROM analytics.mv_payment_analysis WHERE payments > 0",
+            DIRECT_PAYMENT_MONTHS,
+        ),
+        (
+            "SELECT payment_mode, payments, orders, amount_paid"
+            " FROM analytics.mv_sales_by_payment_mode",
+            DIRECT_PAYMENT_MODES,
+        ),
+    )
+    for mv, direct in checks:
+        for a, b in ((mv, direct), (direct, mv)):
+            diff = conn.execute(f"SELECT count(*) FROM (({a}) EXCEPT ALL ({b})) AS d").fetchone()[0]
+            assert diff == 0, f"{a[:60]}...: {diff} rows not in the other"
+    assert not conn.execute(
+        "SELECT 1 FROM analytics.mv_payment_analysis"
+        " WHERE payments = 0 AND (orders <> 0 OR amount <> 0)"
+    ).fetchone()
+
+
+def test_payment_fact_matches_pandas(kpi_conn: psycopg.Connection) -> None:
+    actual = actual_payment_days(kpi_conn)
+    assert actual
+    _assert_same(actual, expected_payment_days(kpi_conn), "fact_payment_days")
+    _partition_rows_match(kpi_conn, "fact_payment_days")
+    assert_payment_kpis_match_source(kpi_conn)
+
+
+def _payment_id(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT max(payment_id) + 1 FROM sales.payments").fetchone()[0]
+
+
+def _add_payment(
+    conn: psycopg.Connection,
+    order_id: int | None,
+    day: dt.date | None,
+    mode: str | None,
+    amount: str | None,
+) -> None:
+    conn.execute(
+        "INSERT INTO sales.payments (payment_id, order_id, payment_date, payment_mode, amount)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (_payment_id(conn), order_id, day, mode, amount),
+    )
+
+
+def _payment_traps(conn: psycopg.Connection) -> None:
+    """Data the sample lacks: orders before the first order date removed so that it is not the 1st of
+    its month; payments dated before it (alone, or next to a payment in the period in the same month
+    and mode: the order counts once), after the reference date, undated, without mode, without
+    amount, without order; an order paid in the same mode on two days of a month and in two months."""
+    first = dt.date(2024, 1, 4)
+    early = conn.execute(
+        "SELECT array_agg(order_id) FROM sales.orders WHERE order_date < %s", (first,)
+    ).fetchone()[0]
+    _delete_orders(conn, early or [])
+    jan = conn.execute(
+        "SELECT DISTINCT ON (o.order_id) o.order_id, o.order_date, p.payment_id, p.payment_mode"
+        " FROM sales.orders o"
+        " JOIN sales.payments p USING (order_id) WHERE o.order_status = 'Delivered'"
+        " AND o.order_date BETWEEN %s AND %s ORDER BY o.order_id, p.payment_id LIMIT 3",
+        (first, first + dt.timedelta(days=10)),
+    ).fetchall()
+    (mixed_id, _, _, mixed_mode), (alone_id, _, alone_pay, _), (multi_id, multi_day, _, mode) = jan
+    _add_payment(conn, mixed_id, first - dt.timedelta(days=1), mixed_mode, "11.00")
+    conn.execute(
+        "UPDATE sales.payments SET payment_date = %s WHERE payment_id = %s",
+        (first - dt.timedelta(days=2), alone_pay),
+    )
+    _add_payment(conn, multi_id, multi_day + dt.timedelta(days=3), mode, "5.25")
+    _add_payment(conn, multi_id, multi_day + dt.timedelta(days=40), mode, "6.50")
+    _add_payment(conn, multi_id, None, None, "7.75")
+    _add_payment(conn, multi_id, multi_day + dt.timedelta(days=7), mode, None)
+    _add_payment(conn, None, multi_day, mode, "99.00")
+    late_id = conn.execute(
+        "SELECT max(order_id) FROM sales.orders WHERE order_date = %s AND order_status <> 'Cancelled'",
+        (END,),
+    ).fetchone()[0]
+    _add_payment(conn, late_id, END + dt.timedelta(days=5), "UPI", "3.00")
+
+
+def test_payment_fact_incremental_load_equals_full_build(new_database) -> None:  # noqa: ANN001
+    from retailmart_dagster.generate import generate
+
+    names = {"fact_orders", *PAYMENT_OBJECTS}
+    url = new_database("payment_facts")
+    with psycopg.connect(url) as conn:
+        generate(conn, scale=0.02, seed=14, end_date=END)
+        with conn.transaction():
+            _payment_traps(conn)
+        actions = _build(conn, names)
+        assert actions["fact_payment_days"] == "create"
+        full = actual_payment_days(conn)
+        _assert_same(full, expected_payment_days(conn), "fact_payment_days")
+        assert any(k[3] == "Unknown" for k in full)
+        assert any(v[1] is None for v in full.values())
+        assert any(v[2] != v[3] for v in full.values())  # an order with two days in a month
+        # Payments dated before the first order date, in its month (taken out of the distinct count).
+        assert any(dt.date(2024, 1, 1) <= k[2] < dt.date(2024, 1, 4) for k in full)
+        assert_payment_kpis_match_source(conn)
+        reload_days = int(
+            conn.execute("SELECT analytics.fn_config_int('facts.reload_days')").fetchone()[0]
+        )
+
+        # Nothing changed: only the always-reloaded last days.
+        t0 = _now(conn)
+        assert _build(conn, names)["fact_payment_days"] == "incremental_load"
+        window = {END - dt.timedelta(days=i) for i in range(reload_days)}
+        assert _reloaded_days(conn, t0, "fact_payment_days") == window
+        assert actual_payment_days(conn) == full
+
+        # A new day, and edits to old days' payments (fact_orders' fingerprint of those days does not
+        # change), a status change and a deleted order.
+        appended = append_day(conn, seed=14)
+        with conn.transaction():
+            old = conn.execute(
+                "SELECT DISTINCT ON (o.order_date) o.order_id, o.order_date, p.payment_id"
+                " FROM sales.orders o JOIN sales.payments p USING (order_id)"
+                " WHERE o.order_date BETWEEN %s AND %s AND o.order_status <> 'Cancelled'"
+                " ORDER BY o.order_date, o.order_id, p.payment_id LIMIT 6",
+                (END - dt.timedelta(days=200), END - dt.timedelta(days=100)),
+            ).fetchall()
+            (new_pay_id, new_pay_day, _), (_, amount_day, amount_pay) = old[:2]
+            (_, mode_day, mode_pay), (_, deleted_day, deleted_pay) = old[2:4]
+            (status_id, status_day, _), (gone_id, gone_day, _) = old[4:]
+            _add_payment(conn, new_pay_id, END, "Cash", "42.00")
+            conn.execute(
+                "UPDATE sales.payments SET amount = amount + 1 WHERE payment_id = %s", (amount_pay,)
+            )
+            conn.execute(
+                "UPDATE sales.payments SET payment_mode = CASE payment_mode WHEN 'UPI'"
+                " THEN 'Cash' ELSE 'UPI' END WHERE payment_id = %s",
+                (mode_pay,),
+            )
+            conn.execute("DELETE FROM sales.payments WHERE payment_id = %s", (deleted_pay,))
+            conn.execute(
+                "UPDATE sales.orders SET order_status = 'Returned' WHERE order_id = %s",
+                (status_id,),
+            )
+            _delete_orders(conn, [gone_id])
+        t1 = _now(conn)
+        actions = _build(conn, names)
+        assert actions["fact_payment_days"] == "incremental_load"
+        new_window = {appended.day - dt.timedelta(days=i) for i in range(reload_days)}
+        payment_days = {new_pay_day, amount_day, mode_day, deleted_day}
+        order_days = {status_day, gone_day}
+        assert _reloaded_days(conn, t1, "fact_orders") == order_days | new_window
+        assert (
+            _reloaded_days(conn, t1, "fact_payment_days") == payment_days | order_days | new_window
+        )
+        incremental = actual_payment_days(conn)
+        _assert_same(incremental, expected_payment_days(conn), "fact_payment_days")
+        _partition_rows_match(conn, "fact_payment_days")
+        assert_payment_kpis_match_source(conn)
+
+        # The same data loaded from scratch (definition changed: re-created) gives the same rows.
+        conn.execute(
+            "UPDATE analytics.object_registry SET code_version = 'old'"
+            " WHERE object_name = 'fact_payment_days'"
+        )
+        conn.commit()
+        assert _build(conn, names)["fact_payment_days"] == "recreate"
+        assert actual_payment_days(conn) == incremental
+        assert_payment_kpis_match_source(conn)

@@ -8,7 +8,11 @@
 -- Success rate: sales.payments has NO payment status column, so whether a payment succeeded, failed
 -- or was refunded is unknown. success_rate_pct is NULL (never a fake 100 %) and success_rate_note
 -- says why.
--- Order dates and statuses are read from the order-grain fact analytics.fact_orders.
+-- Payments are read from the payment fact analytics.fact_payment_days (loaded incrementally by order
+-- day; one row per order day, status, effective payment day and mode), the first order date from
+-- analytics.fact_orders: no payment is joined to its order on a refresh. Distinct orders per month and
+-- mode are exact over the day bounds: orders whose first payment of the month in the mode is on or
+-- before the reference date, less those whose last one is before the first order date.
 -- Materialized because fn_export_operations_payments reads it: computed once per build, the export
 -- reads stored rows.
 -- Question: Which payment modes do customers use, how is that changing, and do payments succeed?
@@ -50,34 +54,43 @@ months AS (
     ) AS gs (month)
 ),
 
-sales_payments AS (
+-- Payment days of sales orders dated from the first order date to the reference date. Payments dated
+-- after the reference date are left out; those dated before the first order date are kept only to
+-- take their orders out of the month's distinct count (month_last_orders).
+sales_payment_days AS (
     SELECT
-        pm.payment_id,
-        pm.order_id,
-        date_trunc('month', coalesce(pm.payment_date, f.order_date))::date AS payment_month,
-        coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
-        pm.amount
-    FROM sales.payments AS pm
-    JOIN analytics.fact_orders AS f ON f.order_id = pm.order_id
+        date_trunc('month', f.payment_day)::date AS payment_month,
+        f.payment_day,
+        f.payment_mode,
+        f.payments,
+        f.amount,
+        f.month_first_orders,
+        f.month_last_orders,
+        f.payment_day >= b.first_date AS in_period
+    FROM analytics.fact_payment_days AS f
     CROSS JOIN bounds AS b
     WHERE f.order_date BETWEEN b.first_date AND b.ref_date
       AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
-      AND coalesce(pm.payment_date, f.order_date) BETWEEN b.first_date AND b.ref_date
+      AND f.payment_day <= b.ref_date
 ),
 
 modes AS (
-    SELECT DISTINCT sp.payment_mode
-    FROM sales_payments AS sp
+    SELECT DISTINCT sp.payment_mode::varchar AS payment_mode
+    FROM sales_payment_days AS sp
+    WHERE sp.in_period
 ),
 
 by_month_mode AS (
     SELECT
         sp.payment_month,
-        sp.payment_mode,
-        count(*) AS payments,
-        count(DISTINCT sp.order_id) AS orders,
-        coalesce(sum(sp.amount), 0) AS amount
-    FROM sales_payments AS sp
+        sp.payment_mode::varchar AS payment_mode,
+        sum(sp.payments) FILTER (WHERE sp.in_period)::bigint AS payments,
+        (
+            coalesce(sum(sp.month_first_orders), 0)
+            - coalesce(sum(sp.month_last_orders) FILTER (WHERE NOT sp.in_period), 0)
+        )::bigint AS orders,
+        coalesce(sum(sp.amount) FILTER (WHERE sp.in_period), 0) AS amount
+    FROM sales_payment_days AS sp
     GROUP BY sp.payment_month, sp.payment_mode
 ),
 

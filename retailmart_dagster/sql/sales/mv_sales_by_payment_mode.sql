@@ -3,7 +3,13 @@
 -- from the first order date to the reference date (analytics.fn_reference_date()). Sales orders =
 -- orders whose order_status is not in config sales.excluded_order_statuses. The source has no payment
 -- status, so every payment row counts; a NULL payment_mode is reported as 'Unknown'.
+-- Payments are read from the payment fact analytics.fact_payment_days (loaded incrementally by order
+-- day): no payment is joined to its order on a refresh. Distinct orders per mode add up exactly over
+-- its rows: each order is counted once per mode, on the day of its first payment in that mode.
 -- Materialized because an export (fn_export_sales_payment_modes) reads it: computed once per build.
+-- Question: How do customers pay for their orders, mode by mode?
+-- Owner: Sales analytics
+-- Refresh: daily
 -- KPI payments: count(*) of payment rows with that mode
 -- KPI orders: count(DISTINCT order_id) of those payments (an order paid in two modes counts in both)
 -- KPI amount_paid: sum(payments.amount) of those payments (payment grain)
@@ -16,23 +22,17 @@ WITH params AS MATERIALIZED (
         analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
 ),
 
-sales_orders AS (
-    SELECT o.order_id
-    FROM sales.orders AS o
-    CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
-      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
-),
-
 by_mode AS (
     SELECT
-        coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
-        count(*) AS payments,
-        count(DISTINCT pm.order_id) AS orders,
-        coalesce(sum(pm.amount), 0) AS amount_paid
-    FROM sales.payments AS pm
-    JOIN sales_orders AS so ON so.order_id = pm.order_id
-    GROUP BY coalesce(pm.payment_mode, 'Unknown')
+        f.payment_mode::varchar AS payment_mode,
+        sum(f.payments)::bigint AS payments,
+        sum(f.mode_first_orders)::bigint AS orders,
+        coalesce(sum(f.amount), 0) AS amount_paid
+    FROM analytics.fact_payment_days AS f
+    CROSS JOIN params AS p
+    WHERE f.order_date <= p.ref_date
+      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
+    GROUP BY f.payment_mode
 )
 
 SELECT

@@ -1,0 +1,172 @@
+-- analytics.fact_payment_days: the payments (sales.payments, payment grain) of each order day, per
+-- order status, payment day and payment mode — the payment fact that payment KPIs
+-- (analytics.mv_payment_analysis, analytics.mv_sales_by_payment_mode) sum instead of joining every
+-- payment to its order on each refresh. Payments of orders in analytics.fact_orders only (orders with
+-- an order date; payments whose order does not exist are not here, as a join to the order leaves them
+-- out); every order status is kept, so KPIs apply sales.excluded_order_statuses themselves (a config
+-- change needs no reload). payment_day = the payment's effective date: payment_date, or the order
+-- date when payment_date is NULL; payment_mode NULL is stored as 'Unknown'. Amounts are unrounded.
+-- Distinct orders, kept exact whatever the KPI's grouping: an order has one date and one status, so
+-- counts add up over order days and statuses; within an order day each order is counted on the
+-- payment_day of its first (and of its last) payment in the (payment month, payment mode), and on
+-- the payment_day of its first payment in the payment mode over all months. The distinct orders with
+-- a payment of a month and mode dated between days a <= b are then
+--   sum(month_first_orders | payment_day <= b) - sum(month_last_orders | payment_day < a)
+-- (an order with a payment in [a, b] is one whose first payment is <= b and whose last is >= a), and
+-- the distinct orders of a mode over all months are sum(mode_first_orders).
+-- Loaded incrementally by order_date: a day is (re)loaded when its fingerprint — the one
+-- analytics.fact_orders recorded for it in analytics.fact_partitions (the day's orders, so a status
+-- change or a deleted order) plus a hash over the payments of the day's orders — differs from the one
+-- recorded here at its last load, and the last facts.reload_days days up to the latest order date are
+-- always reloaded (as fact_orders does). Days that left fact_orders are deleted. Build it after
+-- fact_orders (it reads analytics.fact_orders, so the lineage says so).
+-- Question: What was paid for each day's orders, per order status, payment day and mode, computed once?
+-- Owner: Data platform
+-- Refresh: daily, incremental by order_date (days whose orders or payments changed)
+-- KPI payments: count(*) of the payment rows of the (order day, status, payment day, mode)
+-- KPI amount: sum(payments.amount) of those payments (NULL amounts ignored; NULL when all are NULL)
+-- KPI month_first_orders: orders of the order day and status whose first payment of the payment month
+--   in that mode is dated payment_day
+-- KPI month_last_orders: orders of the order day and status whose last payment of the payment month
+--   in that mode is dated payment_day
+-- KPI mode_first_orders: orders of the order day and status whose first payment in that mode (any
+--   month) is dated payment_day
+CREATE TABLE analytics.fact_payment_days (
+    order_date         date        NOT NULL,
+    order_status       varchar(20),
+    payment_day        date        NOT NULL,
+    payment_mode       varchar(30) NOT NULL,
+    payments           integer     NOT NULL,
+    amount             numeric,
+    month_first_orders integer     NOT NULL,
+    month_last_orders  integer     NOT NULL,
+    mode_first_orders  integer     NOT NULL
+);
+
+-- The day hash of the payments: one pass over the payments, each to its order's day through
+-- fact_orders' primary key, a 64-bit hash of the whole row (hash_record_extended: 0.1-0.2 s less than
+-- hashtextextended over the row's text at scale 10). A statement of its own, without the config
+-- functions (not parallel safe), so it can run in parallel: at scale 10 (1.5 M payments) 0.95 s
+-- instead of 1.65 s serially, most of it the join to the orders.
+CREATE TEMP TABLE pg_temp.fact_payment_days_hash ON COMMIT DROP AS
+SELECT
+    f.order_date AS day,
+    count(*) AS payments,
+    sum(hash_record_extended(pm, 2)) AS h
+FROM sales.payments AS pm
+JOIN analytics.fact_orders AS f ON f.order_id = pm.order_id
+GROUP BY f.order_date;
+
+CREATE TEMP TABLE pg_temp.fact_payment_days_changed ON COMMIT DROP AS
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_int('facts.reload_days') AS reload_days
+),
+
+upstream AS (
+    SELECT
+        fp.partition_date AS day,
+        concat_ws('/', fp.fingerprint, coalesce(ph.payments, 0), coalesce(ph.h, 0)) AS fingerprint
+    FROM analytics.fact_partitions AS fp
+    LEFT JOIN pg_temp.fact_payment_days_hash AS ph ON ph.day = fp.partition_date
+    WHERE fp.fact_name = 'fact_orders'
+),
+
+loaded AS (
+    SELECT
+        fp.partition_date AS day,
+        fp.fingerprint
+    FROM analytics.fact_partitions AS fp
+    WHERE fp.fact_name = 'fact_payment_days'
+)
+
+SELECT
+    coalesce(u.day, l.day) AS day,
+    u.fingerprint
+FROM upstream AS u
+FULL JOIN loaded AS l ON l.day = u.day
+CROSS JOIN params AS p
+WHERE u.fingerprint IS DISTINCT FROM l.fingerprint
+   OR u.day > (SELECT max(ud.day) FROM upstream AS ud) - p.reload_days;
+
+ANALYZE pg_temp.fact_payment_days_changed;
+
+DELETE FROM analytics.fact_payment_days AS f
+USING pg_temp.fact_payment_days_changed AS c
+WHERE f.order_date = c.day;
+
+INSERT INTO analytics.fact_payment_days
+WITH changed_orders AS MATERIALIZED (
+    SELECT
+        f.order_id,
+        f.order_date,
+        f.order_status
+    FROM analytics.fact_orders AS f
+    JOIN pg_temp.fact_payment_days_changed AS c ON c.day = f.order_date
+),
+
+-- Each payment with its order's day and status, numbered within the order's (mode, month) and the
+-- order's mode by payment day: the first row of each is the order's first payment there, the last row
+-- of the (mode, month) its last (payments of one day tie: any one of them carries the day). Both
+-- windows sort by (order_id, mode, month, day), so one sort serves all three flags.
+numbered AS (
+    SELECT
+        co.order_date,
+        co.order_status,
+        p.payment_day,
+        p.payment_mode,
+        p.amount,
+        row_number() OVER month_mode AS nth_in_month,
+        count(*) OVER (PARTITION BY co.order_id, p.payment_mode, p.payment_month) AS n_in_month,
+        row_number() OVER mode AS nth_in_mode
+    FROM sales.payments AS pm
+    JOIN changed_orders AS co ON co.order_id = pm.order_id
+    CROSS JOIN LATERAL (
+        SELECT
+            coalesce(pm.payment_date, co.order_date) AS payment_day,
+            date_trunc('month', coalesce(pm.payment_date, co.order_date)) AS payment_month,
+            coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
+            pm.amount
+    ) AS p
+    WINDOW
+        month_mode AS (
+            PARTITION BY co.order_id, p.payment_mode, p.payment_month ORDER BY p.payment_day
+        ),
+        mode AS (PARTITION BY co.order_id, p.payment_mode ORDER BY p.payment_month, p.payment_day)
+)
+
+SELECT
+    n.order_date,
+    n.order_status,
+    n.payment_day,
+    n.payment_mode,
+    count(*),
+    sum(n.amount),
+    count(*) FILTER (WHERE n.nth_in_month = 1),
+    count(*) FILTER (WHERE n.nth_in_month = n.n_in_month),
+    count(*) FILTER (WHERE n.nth_in_mode = 1)
+FROM numbered AS n
+GROUP BY n.order_date, n.order_status, n.payment_day, n.payment_mode;
+
+DELETE FROM analytics.fact_partitions AS fp
+USING pg_temp.fact_payment_days_changed AS c
+WHERE fp.fact_name = 'fact_payment_days' AND fp.partition_date = c.day;
+
+INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
+SELECT
+    'fact_payment_days',
+    c.day,
+    c.fingerprint,
+    coalesce(n.row_count, 0)
+FROM pg_temp.fact_payment_days_changed AS c
+LEFT JOIN (
+    SELECT
+        f.order_date,
+        count(*) AS row_count
+    FROM analytics.fact_payment_days AS f
+    JOIN pg_temp.fact_payment_days_changed AS cd ON cd.day = f.order_date
+    GROUP BY f.order_date
+) AS n ON n.order_date = c.day
+WHERE c.fingerprint IS NOT NULL;
+
+-- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
+CREATE INDEX ix_fact_payment_days_order_date ON analytics.fact_payment_days (order_date);
