@@ -448,12 +448,15 @@ class SqlBuilder:
                 except psycopg.errors.LockNotAvailable:
                     if attempt < self.swap_attempts:
                         time.sleep(SWAP_RETRY_PAUSE_S)
-            conn.execute(
-                sql.SQL("DROP MATERIALIZED VIEW {}").format(
-                    sql.Identifier(ANALYTICS_SCHEMA, swap_name)
-                )
-            )
+            self._drop_matview(conn, swap_name)
         return None
+
+    @staticmethod
+    def _drop_matview(conn: psycopg.Connection, name: str) -> None:
+        """DROP (RESTRICT) of analytics.<name>: a swap's next or retired version."""
+        conn.execute(
+            sql.SQL("DROP MATERIALIZED VIEW {}").format(sql.Identifier(ANALYTICS_SCHEMA, name))
+        )
 
     @staticmethod
     def _copy_ownership(conn: psycopg.Connection, obj: SqlObject, swap_name: str) -> None:
@@ -514,11 +517,7 @@ class SqlBuilder:
         retired = self._suffixed(obj.name, RETIRED_SUFFIX)
         if self._has_table(conn, f"{ANALYTICS_SCHEMA}.{retired}"):
             # The retired version of an earlier swap whose reader was not rebuilt since.
-            conn.execute(
-                sql.SQL("DROP MATERIALIZED VIEW {}").format(
-                    sql.Identifier(ANALYTICS_SCHEMA, retired)
-                )
-            )
+            self._drop_matview(conn, retired)
         conn.execute(
             sql.SQL("ALTER MATERIALIZED VIEW {} RENAME TO {}").format(
                 sql.Identifier(ANALYTICS_SCHEMA, obj.name), sql.Identifier(retired)
@@ -547,14 +546,10 @@ class SqlBuilder:
             if kind == "view":
                 conn.execute(statement)
         if not any(kind == "matview" for kind, _, _ in dependents):
-            conn.execute(
-                sql.SQL("DROP MATERIALIZED VIEW {}").format(
-                    sql.Identifier(ANALYTICS_SCHEMA, retired)
-                )
-            )
+            self._drop_matview(conn, retired)
 
-    @staticmethod
-    def _drop_retired(conn: psycopg.Connection) -> list[str]:
+    @classmethod
+    def _drop_retired(cls, conn: psycopg.Connection) -> list[str]:
         """Drop the retired versions (see :meth:`_swap_refresh`) that nothing reads any more."""
         names = [
             r[0]
@@ -576,9 +571,7 @@ class SqlBuilder:
             )
         ]
         for name in names:
-            conn.execute(
-                sql.SQL("DROP MATERIALIZED VIEW {}").format(sql.Identifier(ANALYTICS_SCHEMA, name))
-            )
+            cls._drop_matview(conn, name)
         return names
 
     # ------------------------------------------------------------------ build
