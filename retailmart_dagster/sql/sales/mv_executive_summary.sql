@@ -3,8 +3,10 @@
 -- date, analytics.fn_reference_date()), 'last_N_days' (the N days ending at the reference date) and
 -- 'previous_N_days' (the N days before those), N = config sales.comparison_window_days.
 -- Sales orders = orders whose order_status is not in config sales.excluded_order_statuses.
--- Refunds are aggregated per order first and attributed to the order's date (no fan-out): orders and
--- their refunds are read from analytics.fact_orders (one row per order, refund_amount per order).
+-- Refunds are aggregated per order first and attributed to the order's date (no fan-out): orders,
+-- revenue and refunds are summed from analytics.mv_daily_sales_summary (per day, read from
+-- analytics.fact_orders: one row per order, refund_amount per order); distinct customers are counted
+-- from analytics.fact_orders per period.
 -- Periods are calendar windows: previous_N_days keeps its nominal start even when that is before the
 -- first order date (it then simply holds fewer orders).
 -- KPI orders: count(*) of sales orders dated in the period
@@ -53,31 +55,46 @@ periods AS (
     FROM bounds AS b
 ),
 
-sales_orders AS (
+-- Orders, revenue and refunds are sums of the stored daily rows (analytics.mv_daily_sales_summary,
+-- built just before from the same fact and the same sales-order rule): exact numeric sums, and a
+-- period reads at most one row per day instead of every order again.
+day_totals AS (
     SELECT
-        f.order_id,
-        f.cust_id,
-        f.order_date,
-        f.total_amount,
-        f.refund_amount
-    FROM analytics.fact_orders AS f
+        pe.period_order,
+        coalesce(sum(d.orders), 0)::bigint AS orders,
+        coalesce(sum(d.revenue), 0) AS revenue,
+        coalesce(sum(d.refunds), 0) AS refunds
+    FROM periods AS pe
+    LEFT JOIN analytics.mv_daily_sales_summary AS d
+        ON d.sales_date BETWEEN pe.period_start AND pe.period_end
+    GROUP BY pe.period_order
+),
+
+-- Distinct customers do not add up over days: counted per period from the order-grain fact, each
+-- period reading only its own dates (its order_date range); the all-time period reads every order.
+period_customers AS (
+    SELECT
+        pe.period_order,
+        c.customers
+    FROM periods AS pe
     CROSS JOIN bounds AS b
-    WHERE f.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
+    CROSS JOIN LATERAL (
+        SELECT count(DISTINCT f.cust_id) AS customers
+        FROM analytics.fact_orders AS f
+        WHERE f.order_date BETWEEN greatest(pe.period_start, b.first_date) AND pe.period_end
+          AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
+    ) AS c
 ),
 
 period_totals AS (
-    -- Grouped by the integer period_order only (the period's name and dates are joined back after):
-    -- the count(DISTINCT cust_id) sort then compares two integers per row instead of five keys.
     SELECT
-        pe.period_order,
-        count(so.order_id) AS orders,
-        count(DISTINCT so.cust_id) AS customers,
-        coalesce(sum(so.total_amount), 0) AS revenue,
-        coalesce(sum(so.refund_amount), 0) AS refunds
-    FROM periods AS pe
-    LEFT JOIN sales_orders AS so ON so.order_date BETWEEN pe.period_start AND pe.period_end
-    GROUP BY pe.period_order
+        t.period_order,
+        t.orders,
+        pc.customers,
+        t.revenue,
+        t.refunds
+    FROM day_totals AS t
+    JOIN period_customers AS pc ON pc.period_order = t.period_order
 ),
 
 measured AS (
