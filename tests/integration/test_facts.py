@@ -452,6 +452,85 @@ def _partition_rows_match(conn: psycopg.Connection, fact: str) -> None:
     assert bad == 0, fact
 
 
+MONTH_FACTS = ("fact_product_months", "fact_product_group_months")
+
+
+def _rollup_months(day_rows: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """Day-fact rows (keys start with the order date) summed per calendar month, as SQL sums do:
+    NULLs ignored, NULL when every value is NULL; Decimal and int sums are exact."""
+    out: dict[tuple, list] = {}
+    for key, values in day_rows.items():
+        acc = out.setdefault((key[0].replace(day=1), *key[1:]), [None] * len(values))
+        for i, v in enumerate(values):
+            if v is not None:
+                acc[i] = v if acc[i] is None else acc[i] + v
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def assert_month_rollups_match_days(conn: psycopg.Connection) -> dict[str, dict[tuple, tuple]]:
+    """The month facts hold exactly the sums of their day facts, one partition per month with its
+    row count."""
+    days = actual_product_facts(conn)
+    months = {
+        "fact_product_months": _keyed(
+            _frame(conn, "SELECT * FROM analytics.fact_product_months"),
+            ["order_month", *PRODUCT_DAY_KEYS[1:]],
+            PRODUCT_DAY_VALUES,
+        ),
+        "fact_product_group_months": _keyed(
+            _frame(conn, "SELECT * FROM analytics.fact_product_group_months"),
+            ["order_month", *GROUP_DAY_KEYS[1:]],
+            ["orders"],
+        ),
+    }
+    _assert_same(
+        months["fact_product_months"],
+        _rollup_months(days["fact_product_days"]),
+        "fact_product_months",
+    )
+    _assert_same(
+        months["fact_product_group_months"],
+        _rollup_months(days["fact_product_group_days"]),
+        "fact_product_group_months",
+    )
+    for fact, day_fact in zip(MONTH_FACTS, PRODUCT_FACTS[:2], strict=True):
+        bad = conn.execute(
+            f"""
+            SELECT count(*) FROM (
+                SELECT DISTINCT date_trunc('month', partition_date)::date AS partition_date
+                  FROM analytics.fact_partitions WHERE fact_name = %s
+            ) AS u
+            FULL JOIN (
+                SELECT partition_date, row_count FROM analytics.fact_partitions
+                 WHERE fact_name = %s
+            ) AS p USING (partition_date)
+            LEFT JOIN (
+                SELECT order_month AS partition_date, count(*) AS n FROM analytics.{fact} GROUP BY 1
+            ) AS f USING (partition_date)
+            WHERE u.partition_date IS NULL OR p.partition_date IS NULL
+               OR coalesce(f.n, 0) <> p.row_count
+            """,
+            (day_fact, fact),
+        ).fetchone()[0]
+        assert bad == 0, f"{fact}: partitions do not match the months of {day_fact}"
+    return months
+
+
+def _months(days: set[dt.date]) -> set[dt.date]:
+    return {d.replace(day=1) for d in days}
+
+
+def test_product_month_facts_match_their_days(kpi_conn: psycopg.Connection) -> None:
+    months = assert_month_rollups_match_days(kpi_conn)
+    assert all(months.values())
+    # The months really roll days up (several days per month), and the reference month is there.
+    assert len(months["fact_product_months"]) < len(
+        actual_product_facts(kpi_conn)["fact_product_days"]
+    )
+    ref = kpi_conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0]
+    assert ref.replace(day=1) in {k[0] for k in months["fact_product_months"]}
+
+
 def test_product_facts_match_pandas(kpi_conn: psycopg.Connection) -> None:
     actual = assert_product_facts_match_source(kpi_conn)
     assert all(actual.values())
@@ -480,7 +559,7 @@ def _delete_orders(conn: psycopg.Connection, ids: list[int]) -> None:
 def test_product_facts_incremental_load_equals_full_build(new_database) -> None:  # noqa: ANN001
     from retailmart_dagster.generate import generate
 
-    names = {"fact_orders", *PRODUCT_FACTS}
+    names = {"fact_orders", *PRODUCT_FACTS, *MONTH_FACTS}
     url = new_database("product_facts")
     with psycopg.connect(url) as conn:
         generate(conn, scale=0.02, seed=13, end_date=END)
@@ -512,8 +591,9 @@ def test_product_facts_incremental_load_equals_full_build(new_database) -> None:
                 " min(prod_id), 1, 3, 0 FROM sales.order_items"
             )
         actions = _build(conn, names)
-        assert {actions[f] for f in PRODUCT_FACTS} == {"create"}
+        assert {actions[f] for f in (*PRODUCT_FACTS, *MONTH_FACTS)} == {"create"}
         full = assert_product_facts_match_source(conn)
+        full_months = assert_month_rollups_match_days(conn)
         assert {v[-1] for v in full["fact_product_returns"].values()} == {True, False}
         assert any(k[1] is None for k in full["fact_product_days"])
         reload_days = int(
@@ -527,6 +607,10 @@ def test_product_facts_incremental_load_equals_full_build(new_database) -> None:
         window = {END - dt.timedelta(days=i) for i in range(reload_days)}
         assert _reloaded(conn, t0) == dict.fromkeys(PRODUCT_FACTS, window)
         assert actual_product_facts(conn) == full
+        # The months of the reloaded days reload (their days' load times changed), no other.
+        for fact in MONTH_FACTS:
+            assert _reloaded_days(conn, t0, fact) == _months(window), fact
+        assert assert_month_rollups_match_days(conn) == full_months
 
         # A new day, and edits to old days: a status change, a new return, a deleted order, and a
         # day whose orders all vanished.
@@ -566,6 +650,10 @@ def test_product_facts_incremental_load_equals_full_build(new_database) -> None:
         changed = {status_day, return_day, gone_day} | new_window
         assert _reloaded(conn, t1) == dict.fromkeys(PRODUCT_FACTS, changed)
         assert_product_facts_match_source(conn)
+        # A vanished day changes its month too (its day is gone from the month's list).
+        for fact in MONTH_FACTS:
+            assert _reloaded_days(conn, t1, fact) == _months(changed | {vanish_day}), fact
+        assert_month_rollups_match_days(conn)
         for fact in PRODUCT_FACTS:
             _partition_rows_match(conn, fact)
             assert not conn.execute(
@@ -599,6 +687,9 @@ def test_product_facts_incremental_load_equals_full_build(new_database) -> None:
             "fact_product_returns": all_days,
         }
         incremental = assert_product_facts_match_source(conn)
+        assert _reloaded_days(conn, t2, "fact_product_months") == _months(new_window)
+        assert _reloaded_days(conn, t2, "fact_product_group_months") == _months(all_days)
+        incremental_months = assert_month_rollups_match_days(conn)
 
         # The same data loaded from scratch (definitions changed: re-created) gives the same rows.
         conn.execute(
@@ -606,9 +697,15 @@ def test_product_facts_incremental_load_equals_full_build(new_database) -> None:
             (list(PRODUCT_FACTS),),
         )
         conn.commit()
+        t3 = _now(conn)
         actions = _build(conn, names)
         assert {actions[f] for f in PRODUCT_FACTS} == {"recreate"}
         assert actual_product_facts(conn) == incremental
+        # Every day was reloaded, so every month reloads: the same month rows.
+        for fact in MONTH_FACTS:
+            assert actions[fact] == "incremental_load"
+            assert _reloaded_days(conn, t3, fact) == _months(all_days), fact
+        assert assert_month_rollups_match_days(conn) == incremental_months
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,9 +6,10 @@
 -- Sales: the lines (sales.order_items, line grain) of sales orders (order_status not in config
 -- sales.excluded_order_statuses) dated up to the reference date (analytics.fn_reference_date()),
 -- read from the incrementally loaded facts, so a refresh never scans the order lines: amounts per
--- product from analytics.fact_product_days (exact numeric line sums per day, product and status,
--- summed per product and rolled up to the groups); orders per group from
--- analytics.fact_product_group_days (distinct orders per day, status and group, which add up exactly
+-- product from analytics.fact_product_months and fact_product_days (exact numeric line sums per month
+-- before the reference month, per day in it, by product and status, summed per product and rolled up
+-- to the groups); orders per group from analytics.fact_product_group_months and
+-- fact_product_group_days (distinct orders per month or day, status and group, which add up exactly
 -- over days and statuses because an order has one date and one status — never summed over products).
 -- Reviews: customers.reviews dated up to the reference date whose prod_id is a known product (orphans
 -- ignored). Stock: inventory rows of known stores only, negative stock_qty counted as 0 (as in
@@ -41,6 +42,7 @@ bounds AS (
     SELECT
         p.ref_date,
         p.excluded_statuses,
+        date_trunc('month', p.ref_date)::date AS ref_month,
         (
             SELECT min(f.order_date)
             FROM analytics.fact_orders AS f
@@ -82,33 +84,62 @@ products_by_group AS (
 ),
 
 -- Line amounts per product first (exact numeric sums, so their sums per group are exact too); lines
--- without a catalogue product drop out in the join to catalogue_groups.
-lines_by_product AS (
-    SELECT
-        d.prod_id,
-        sum(d.units) AS units,
-        sum(d.list_value) AS gross_value,
-        sum(d.discount_amount) AS discount_amount,
-        sum(d.net_value) AS net_revenue
+-- without a catalogue product drop out in the join to catalogue_groups. The months before the
+-- reference month come from analytics.fact_product_months, the reference month's days up to the
+-- reference date from analytics.fact_product_days.
+product_periods AS (
+    SELECT m.prod_id, m.order_status, m.units, m.list_value, m.discount_amount, m.net_value
+    FROM analytics.fact_product_months AS m
+    CROSS JOIN bounds AS b
+    WHERE m.order_month < b.ref_month
+    UNION ALL
+    SELECT d.prod_id, d.order_status, d.units, d.list_value, d.discount_amount, d.net_value
     FROM analytics.fact_product_days AS d
     CROSS JOIN bounds AS b
-    WHERE d.order_date <= b.ref_date
-      AND NOT coalesce(d.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY d.prod_id
+    WHERE d.order_date >= b.ref_month
+      AND d.order_date <= b.ref_date
 ),
 
--- Distinct orders per group (of lines of catalogue products), added up over days and statuses.
-orders_by_group AS (
+lines_by_product AS (
     SELECT
-        g.level,
-        g.group_name,
-        sum(g.orders)::bigint AS orders
+        pp.prod_id,
+        sum(pp.units) AS units,
+        sum(pp.list_value) AS gross_value,
+        sum(pp.discount_amount) AS discount_amount,
+        sum(pp.net_value) AS net_revenue
+    FROM product_periods AS pp
+    CROSS JOIN bounds AS b
+    WHERE NOT coalesce(pp.order_status = ANY (b.excluded_statuses), false)
+    GROUP BY pp.prod_id
+),
+
+-- Distinct orders per group (of lines of catalogue products), added up over months and days and
+-- statuses: analytics.fact_product_group_months before the reference month, then
+-- analytics.fact_product_group_days.
+group_periods AS (
+    SELECT m.level, m.group_name, m.order_status, m.orders
+    FROM analytics.fact_product_group_months AS m
+    CROSS JOIN bounds AS b
+    WHERE m.level IN ('category', 'brand')
+      AND m.order_month < b.ref_month
+    UNION ALL
+    SELECT g.level, g.group_name, g.order_status, g.orders
     FROM analytics.fact_product_group_days AS g
     CROSS JOIN bounds AS b
     WHERE g.level IN ('category', 'brand')
+      AND g.order_date >= b.ref_month
       AND g.order_date <= b.ref_date
-      AND NOT coalesce(g.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY g.level, g.group_name
+),
+
+orders_by_group AS (
+    SELECT
+        gp.level,
+        gp.group_name,
+        sum(gp.orders)::bigint AS orders
+    FROM group_periods AS gp
+    CROSS JOIN bounds AS b
+    WHERE NOT coalesce(gp.order_status = ANY (b.excluded_statuses), false)
+    GROUP BY gp.level, gp.group_name
 ),
 
 lines_by_group AS (
@@ -138,15 +169,26 @@ reviews_by_group AS (
     GROUP BY cg.level, cg.group_name
 ),
 
+-- Stock per product first (926 k inventory rows at scale 10, one per store and product), then per
+-- group: joining every inventory row to its two catalogue groups first cost 0.9 s of 2.4 s.
+-- stock_value = price x stock per product, exact in numeric, so its sum per group is the same.
+stock_by_product AS (
+    SELECT
+        v.prod_id,
+        sum(greatest(v.stock_qty, 0))::bigint AS current_stock
+    FROM products.inventory AS v
+    JOIN stores.stores AS s ON s.store_id = v.store_id
+    GROUP BY v.prod_id
+),
+
 stock_by_group AS (
     SELECT
         cg.level,
         cg.group_name,
-        sum(greatest(v.stock_qty, 0)) AS current_stock,
-        sum(greatest(v.stock_qty, 0) * cg.price) AS stock_value
-    FROM products.inventory AS v
-    JOIN stores.stores AS s ON s.store_id = v.store_id
-    JOIN catalogue_groups AS cg ON cg.prod_id = v.prod_id
+        sum(sp.current_stock)::bigint AS current_stock,
+        sum(sp.current_stock * cg.price) AS stock_value
+    FROM stock_by_product AS sp
+    JOIN catalogue_groups AS cg ON cg.prod_id = sp.prod_id
     GROUP BY cg.level, cg.group_name
 )
 

@@ -4,9 +4,11 @@
 -- (analytics.fn_reference_date()). Sales orders = orders whose order_status is not in config
 -- sales.excluded_order_statuses (Returned orders are sales orders, as in the Sales domain), those of
 -- the order-grain fact analytics.fact_orders (same orders as sales.orders with an order date). The
--- line amounts are read from analytics.fact_product_days (the same line-grain sums, made once per
--- (day, product, order status) and loaded incrementally), so a refresh never scans the order lines;
--- its distinct orders per day add up exactly to distinct orders per product (an order has one date).
+-- line amounts are read from analytics.fact_product_months for the months before the reference month
+-- and from analytics.fact_product_days for the reference month (the same line-grain sums, made once
+-- per (month or day, product, order status) and loaded incrementally), so a refresh never scans the
+-- order lines; distinct orders per day add up exactly to distinct orders per product (an order has
+-- one date).
 -- Reviews: customers.reviews dated up to the reference date; reviews.prod_id has no FK, so reviews of
 -- unknown products are simply never joined (ignored). Stock: products.inventory has ONE row per store
 -- and product; only rows of stores that exist in stores.stores count (inventory.store_id has no FK),
@@ -39,9 +41,11 @@ WITH params AS MATERIALIZED (
         analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
 ),
 
-bounds AS (
+bounds AS MATERIALIZED (
     SELECT
         p.ref_date,
+        p.excluded_statuses,
+        date_trunc('month', p.ref_date)::date AS ref_month,
         (
             SELECT min(f.order_date)
             FROM analytics.fact_orders AS f
@@ -50,20 +54,34 @@ bounds AS (
     FROM params AS p
 ),
 
--- Line grain, summed per product over the (day, product, status) rows of sales orders.
+-- Line grain, summed per product over the (month, product, status) rows of sales orders of the
+-- months before the reference month (analytics.fact_product_months) and the (day, product, status)
+-- rows of the reference month up to the reference date (analytics.fact_product_days).
+product_periods AS (
+    SELECT m.prod_id, m.order_status, m.orders, m.units, m.list_value, m.discount_amount, m.net_value
+    FROM analytics.fact_product_months AS m
+    CROSS JOIN bounds AS b
+    WHERE m.order_month < b.ref_month
+    UNION ALL
+    SELECT d.prod_id, d.order_status, d.orders, d.units, d.list_value, d.discount_amount, d.net_value
+    FROM analytics.fact_product_days AS d
+    CROSS JOIN bounds AS b
+    WHERE d.order_date >= b.ref_month
+      AND d.order_date <= b.ref_date
+),
+
 line_totals AS (
     SELECT
-        d.prod_id,
-        sum(d.orders)::bigint AS orders,
-        sum(d.units)::bigint AS units,
-        sum(d.list_value) AS gross_value,
-        sum(d.discount_amount) AS discount_amount,
-        sum(d.net_value) AS net_revenue
-    FROM analytics.fact_product_days AS d
-    CROSS JOIN params AS p
-    WHERE d.order_date <= p.ref_date
-      AND NOT coalesce(d.order_status = ANY (p.excluded_statuses), false)
-    GROUP BY d.prod_id
+        pp.prod_id,
+        sum(pp.orders)::bigint AS orders,
+        sum(pp.units)::bigint AS units,
+        sum(pp.list_value) AS gross_value,
+        sum(pp.discount_amount) AS discount_amount,
+        sum(pp.net_value) AS net_revenue
+    FROM product_periods AS pp
+    CROSS JOIN bounds AS b
+    WHERE NOT coalesce(pp.order_status = ANY (b.excluded_statuses), false)
+    GROUP BY pp.prod_id
 ),
 
 review_totals AS (
