@@ -83,7 +83,7 @@ def test_alerts_reuse_domain_objects() -> None:
     assert "analytics.mv_top_products" in reads("vw_alert_critical_inventory")
     assert "analytics.mv_churn_risk" in reads("vw_alert_high_value_churn")
     assert "analytics.mv_daily_sales_summary" in reads("vw_alert_revenue_anomaly")
-    assert "analytics.vw_pending_shipments" in reads("vw_alert_shipment_delay")
+    assert "analytics.mv_pending_shipments" in reads("vw_alert_shipment_delay")
     assert "analytics.mv_return_analysis" in reads("vw_alert_return_rate")
     # Churn windows are the Customers domain's keys, not copies.
     keys = config_values()

@@ -1,6 +1,6 @@
 -- analytics.vw_alert_shipment_delay: business alert "shipment_delay" — which open orders have not been
 -- shipped in time?
--- One row (one alert) per open order (analytics.vw_pending_shipments: not cancelled, not delivered or
+-- One row (one alert) per open order (analytics.mv_pending_shipments: not cancelled, not delivered or
 -- returned, dated on or before the reference date) that has not been shipped — no shipment with a
 -- shipped_date and none delivered — more than config alerts.shipment_sla_days days after it was placed
 -- (age = reference date - order date, never the wall clock; an order exactly at the SLA is still in
@@ -31,7 +31,7 @@ late AS (
         s.age_days,
         s.shipments,
         s.priority
-    FROM analytics.vw_pending_shipments AS s
+    FROM analytics.mv_pending_shipments AS s
     CROSS JOIN params AS p
     WHERE s.last_shipped_date IS NULL
       AND NOT s.has_delivered_shipment

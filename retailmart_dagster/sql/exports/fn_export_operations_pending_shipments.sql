@@ -2,14 +2,14 @@
 -- Shape: {"referenceDate", "period": {"from", "to"}, "thresholds": {"mediumDays", "highDays",
 -- "criticalDays"}, "summary": {"openOrders", "critical", "high", "medium", "low", "awaitingDispatch",
 -- "inTransit", "openOrderValue"}, "rows": [...]}; summary counts ALL open orders of
--- analytics.vw_pending_shipments, rows = the N most urgent (priority_order, then oldest, then
+-- analytics.mv_pending_shipments, rows = the N most urgent (priority_order, then oldest, then
 -- order_id; N = config operations.top_n_export); period = oldest open order date .. reference date.
--- The view is read once (a MATERIALIZED CTE) for both the summary and the rows.
+-- The materialized view is read once (a MATERIALIZED CTE) for both the summary and the rows.
 -- Question: Which open orders still wait for dispatch or delivery, and which are most urgent?
 -- Owner: Operations analytics
 -- Refresh: daily
 -- KPI summary: counts of all open orders, by priority and stage, and their total_amount
--- KPI rows: one object per open order with orderId, orderDate, orderStatus, custId, storeId, totalAmount, ageDays, stage, courierName, lastShippedDate, daysSinceShipped, shipments, hasDeliveredShipment, priority (definitions in vw_pending_shipments)
+-- KPI rows: one object per open order with orderId, orderDate, orderStatus, custId, storeId, totalAmount, ageDays, stage, courierName, lastShippedDate, daysSinceShipped, shipments, hasDeliveredShipment, priority (definitions in mv_pending_shipments)
 CREATE OR REPLACE FUNCTION analytics.fn_export_operations_pending_shipments()
 RETURNS json
 LANGUAGE sql
@@ -26,7 +26,7 @@ AS $$
 
     open_orders AS MATERIALIZED (
         SELECT ps.*
-        FROM analytics.vw_pending_shipments AS ps
+        FROM analytics.mv_pending_shipments AS ps
     ),
 
     summary AS (
