@@ -474,7 +474,13 @@ def test_elevated_return_rate(alerts_db: AlertsDb) -> None:
                 )
                 next_id += 1
             # The alert reads the stored return analysis: bring it up to date, as a build would.
-            reload_facts(conn, "fact_orders", "fact_product_group_days", "fact_product_returns")
+            reload_facts(
+                conn,
+                "fact_orders",
+                "fact_product_group_days",
+                "fact_product_group_months",
+                "fact_product_returns",
+            )
             conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_return_analysis")
 
         add_returns(candidates[: at_most - returned])

@@ -9,6 +9,8 @@
 -- AND the time it was last loaded — differs from the one recorded here at the month's last load (so
 -- every reload of a day, including the full reload after a catalogue change, reloads its month);
 -- months without any day left are deleted. Build it after fact_product_group_days.
+-- (A load time is the start of the loading transaction: two loads of a day inside ONE transaction
+-- look like one. Every build is its own transaction; only hand-run loads can do that.)
 -- Question: How many orders of each month and status contained each category and each brand?
 -- Owner: Data platform
 -- Refresh: daily, incremental by month (months with a day reloaded in fact_product_group_days)

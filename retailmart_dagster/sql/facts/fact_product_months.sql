@@ -12,6 +12,8 @@
 -- reloads its month, and a day that left fact_product_days changes its month's list too; months
 -- without any day left are deleted. Build it after fact_product_days (it reads it, so the lineage
 -- says so).
+-- (A load time is the start of the loading transaction: two loads of a day inside ONE transaction
+-- look like one. Every build is its own transaction; only hand-run loads can do that.)
 -- Question: What did each product sell in each month, per order status, summed once from its days?
 -- Owner: Data platform
 -- Refresh: daily, incremental by month (months with a day reloaded in fact_product_days)

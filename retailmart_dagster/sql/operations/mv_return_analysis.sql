@@ -13,7 +13,8 @@
 -- of that category (a return of a product the order never contained is ignored), so every rate is
 -- at most 100 %. Rates are ratios of distinct-order counts, never averages of rates.
 -- Read from the incrementally loaded facts, so a refresh never scans the order lines: delivered orders
--- per category from analytics.fact_product_group_days (level 'line_category': distinct orders per day,
+-- per category from analytics.fact_product_group_months before the reference month and
+-- analytics.fact_product_group_days in it (level 'line_category': distinct orders per month or day,
 -- status and category, which add up exactly over days and statuses because an order has one date and
 -- one status), returns with their category and whether their order has a line of it from
 -- analytics.fact_product_returns.
@@ -35,21 +36,38 @@
 CREATE MATERIALIZED VIEW analytics.mv_return_analysis AS
 WITH params AS MATERIALIZED (
     SELECT
-        analytics.fn_reference_date() AS ref_date,
+        r.ref_date,
+        date_trunc('month', r.ref_date)::date AS ref_month,
         analytics.fn_config_text_array('operations.delivered_order_statuses') AS delivered_statuses,
         analytics.fn_config_numeric('operations.high_return_rate_pct') AS high_rate_pct
+    FROM (SELECT analytics.fn_reference_date() AS ref_date) AS r
+),
+
+-- Distinct delivered orders per category: the months before the reference month from
+-- analytics.fact_product_group_months, the reference month's days from fact_product_group_days.
+category_periods AS (
+    SELECT m.group_name, m.order_status, m.orders
+    FROM analytics.fact_product_group_months AS m
+    CROSS JOIN params AS p
+    WHERE m.level = 'line_category'
+      AND m.order_month < p.ref_month
+    UNION ALL
+    SELECT g.group_name, g.order_status, g.orders
+    FROM analytics.fact_product_group_days AS g
+    CROSS JOIN params AS p
+    WHERE g.level = 'line_category'
+      AND g.order_date >= p.ref_month
+      AND g.order_date <= p.ref_date
 ),
 
 category_base AS (
     SELECT
-        g.group_name AS category,
-        sum(g.orders)::bigint AS delivered_orders
-    FROM analytics.fact_product_group_days AS g
+        cp.group_name AS category,
+        sum(cp.orders)::bigint AS delivered_orders
+    FROM category_periods AS cp
     CROSS JOIN params AS p
-    WHERE g.level = 'line_category'
-      AND g.order_date <= p.ref_date
-      AND g.order_status = ANY (p.delivered_statuses)
-    GROUP BY g.group_name
+    WHERE cp.order_status = ANY (p.delivered_statuses)
+    GROUP BY cp.group_name
 ),
 
 -- Returns dated up to the reference date of delivered orders dated up to it that have a line of the
