@@ -14,7 +14,8 @@
 -- and sales in the window; low_cover_days = greatest(config products.min_cover_days, config
 -- products.low_cover_ratio * typical); overstock_cover_days = config products.overstock_cover_ratio *
 -- typical.
--- Sales orders are read from the order-grain fact analytics.fact_orders. Materialized because the
+-- Units sold are read from the line-grain fact analytics.fact_product_days (lines of the orders of
+-- analytics.fact_orders, per day, product and order status). Materialized because the
 -- exports fn_export_products_inventory_status / _inventory_turnover and vw_inventory_status_summary
 -- read it: computed once per build, the readers read stored rows.
 -- Question: Which products are about to run out, which hold far too much stock, and which do not sell at all?
@@ -40,22 +41,19 @@ WITH params AS MATERIALIZED (
         analytics.fn_config_numeric('products.overstock_cover_ratio') AS overstock_cover_ratio
 ),
 
-window_orders AS (
-    SELECT f.order_id
-    FROM analytics.fact_orders AS f
-    CROSS JOIN params AS p
-    WHERE f.order_date > p.ref_date - p.window_days
-      AND f.order_date <= p.ref_date
-      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
-),
-
+-- Units per product of the window's days, summed from the line-grain fact
+-- analytics.fact_product_days (quantity per day, product and order status): the window's order lines
+-- are not looked up one order at a time (205 k orders, 590 k lines at scale 10: 0.4 s).
 window_sales AS (
     SELECT
-        oi.prod_id,
-        sum(oi.quantity) AS units_sold
-    FROM sales.order_items AS oi
-    JOIN window_orders AS wo ON wo.order_id = oi.order_id
-    GROUP BY oi.prod_id
+        d.prod_id,
+        sum(d.units)::bigint AS units_sold
+    FROM analytics.fact_product_days AS d
+    CROSS JOIN params AS p
+    WHERE d.order_date > p.ref_date - p.window_days
+      AND d.order_date <= p.ref_date
+      AND NOT coalesce(d.order_status = ANY (p.excluded_statuses), false)
+    GROUP BY d.prod_id
 ),
 
 stock_totals AS (
