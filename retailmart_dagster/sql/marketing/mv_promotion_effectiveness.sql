@@ -3,7 +3,8 @@
 -- (any status) and the reference date (analytics.fn_reference_date()); its days are clipped to that
 -- range. Promotions are not linked to products or orders, so the only measurable effect is on TOTAL
 -- daily sales: daily revenue = sum(orders.total_amount) of sales orders (order_status not in config
--- sales.excluded_order_statuses) dated that day; days without sales count as 0.
+-- sales.excluded_order_statuses) dated that day, read from analytics.mv_daily_sales_summary; days
+-- without sales count as 0.
 -- Baseline = comparable days: calendar days within W days before the promotion's start or after its
 -- end (W = config marketing.promotion_baseline_window_days), outside the promotion's own dates, on
 -- the same ISO weekdays as its promotion days, inside [first order date, reference date].
@@ -37,7 +38,6 @@ CREATE MATERIALIZED VIEW analytics.mv_promotion_effectiveness AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
         analytics.fn_config_int('marketing.promotion_baseline_window_days') AS window_days,
         analytics.fn_config_int('marketing.promotion_min_baseline_days') AS min_baseline_days
 ),
@@ -45,7 +45,6 @@ WITH params AS MATERIALIZED (
 bounds AS (
     SELECT
         p.ref_date,
-        p.excluded_statuses,
         p.window_days,
         p.min_baseline_days,
         (
@@ -56,16 +55,18 @@ bounds AS (
     FROM params AS p
 ),
 
+-- The days with sales orders and their orders and revenue, from the stored daily rows of
+-- analytics.mv_daily_sales_summary (same sales-order rule and period; one row per day instead of
+-- aggregating 1.4 M orders again at scale 10).
 sales_by_day AS (
     SELECT
-        o.order_date,
-        count(*) AS orders,
-        coalesce(sum(o.total_amount), 0) AS revenue
-    FROM sales.orders AS o
+        d.sales_date AS order_date,
+        d.orders,
+        d.revenue
+    FROM analytics.mv_daily_sales_summary AS d
     CROSS JOIN bounds AS b
-    WHERE o.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY o.order_date
+    WHERE d.sales_date BETWEEN b.first_date AND b.ref_date
+      AND d.orders > 0
 ),
 
 promotions AS (
