@@ -155,8 +155,9 @@ def refresh_pending_shipments(conn: psycopg.Connection) -> None:
 
 
 def refresh_daily_sales(conn: psycopg.Connection) -> None:
-    """The revenue alert reads analytics.mv_daily_sales_summary (built on analytics.fact_orders)."""
-    reload_fact_orders(conn)
+    """The revenue alert reads analytics.mv_daily_sales_summary (built on analytics.fact_sales_days,
+    built on analytics.fact_orders)."""
+    reload_facts(conn, "fact_orders", "fact_sales_days")
     conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_daily_sales_summary")
 
 

@@ -968,3 +968,168 @@ def test_payment_fact_incremental_load_equals_full_build(new_database) -> None: 
         assert _build(conn, names)["fact_payment_days"] == "recreate"
         assert actual_payment_days(conn) == incremental
         assert_payment_kpis_match_source(conn)
+
+
+# --------------------------------------------------------------------------------------------------
+# Sales day fact: fact_sales_days (read by mv_daily_sales_summary)
+
+
+def _excluded_statuses(conn: psycopg.Connection) -> list[str | None]:
+    return conn.execute(
+        "SELECT analytics.fn_config_text_array('sales.excluded_order_statuses')"
+    ).fetchone()[0]
+
+
+def expected_sales_days(conn: psycopg.Connection) -> dict[tuple, tuple]:
+    """fact_sales_days in pandas: fact_orders recomputed from the raw source (expected_fact_orders),
+    sales orders only (status not excluded; a NULL status is not excluded), summed per order day."""
+    orders = expected_fact_orders(conn)
+    excluded = set(_excluded_statuses(conn) or [])
+    sales = orders[[s is None or s not in excluded for s in orders["order_status"]]]
+
+    def money(values: pd.Series) -> Decimal | None:
+        present = [v for v in values if v is not None and not pd.isna(v)]
+        return sum(present, Decimal(0)) if present else None
+
+    out: dict[tuple, tuple] = {}
+    for day, g in sales.groupby("order_date"):
+        out[(day,)] = (
+            len(g),
+            int(g["cust_id"].dropna().nunique()),
+            int(g["units"].sum()),
+            money(g["list_value"]),
+            money(g["discount_amount"]),
+            money(g["total_amount"]),
+            money(g["refund_amount"]),
+        )
+    return out
+
+
+SALES_DAY_VALUES = [
+    "orders",
+    "customers",
+    "items",
+    "list_value",
+    "discount_amount",
+    "revenue",
+    "refunds",
+]
+
+
+def actual_sales_days(conn: psycopg.Connection) -> dict[tuple, tuple]:
+    return _keyed(
+        _frame(conn, "SELECT * FROM analytics.fact_sales_days"), ["order_date"], SALES_DAY_VALUES
+    )
+
+
+def test_sales_day_fact_matches_pandas(kpi_conn: psycopg.Connection) -> None:
+    actual = actual_sales_days(kpi_conn)
+    assert actual
+    _assert_same(actual, expected_sales_days(kpi_conn), "fact_sales_days")
+    # One partition per day of fact_orders, with the fact's row count of that day (0 or 1).
+    bad = kpi_conn.execute(
+        """
+        SELECT count(*) FROM analytics.fact_partitions AS u
+        FULL JOIN (SELECT partition_date, row_count FROM analytics.fact_partitions
+                    WHERE fact_name = 'fact_sales_days') AS p USING (partition_date)
+        LEFT JOIN (SELECT order_date AS partition_date, count(*) AS n
+                     FROM analytics.fact_sales_days GROUP BY 1) AS f USING (partition_date)
+        WHERE u.fact_name = 'fact_orders'
+          AND (p.partition_date IS NULL OR coalesce(f.n, 0) <> p.row_count)
+        """
+    ).fetchone()[0]
+    assert bad == 0
+
+
+def _build_facts_only(conn: psycopg.Connection, names: list[str]) -> dict[str, str]:
+    """Build these facts in order, without re-applying setup (so a config edit made by the test
+    stays in place)."""
+    objects = {o.name: o for o in load_sql_objects()}
+    builder = SqlBuilder(list(objects.values()), post_hooks={"config": _config_hook})
+    actions = {n: builder.build(conn, objects[n], run_id="test-facts").action for n in names}
+    conn.execute("RESET ROLE")
+    conn.commit()
+    return actions
+
+
+def test_sales_day_fact_incremental_load_equals_full_build(new_database) -> None:  # noqa: ANN001
+    from retailmart_dagster.generate import generate
+
+    names = ["fact_orders", "fact_sales_days"]
+    url = new_database("sales_days")
+    with psycopg.connect(url) as conn:
+        generate(conn, scale=0.02, seed=17, end_date=END)
+        assert _build(conn, set(names))["fact_sales_days"] == "create"
+        _assert_same(actual_sales_days(conn), expected_sales_days(conn), "full")
+        reload_days = int(
+            conn.execute("SELECT analytics.fn_config_int('facts.reload_days')").fetchone()[0]
+        )
+        window = {END - dt.timedelta(days=i) for i in range(reload_days)}
+
+        # Nothing changed: fact_orders reloads its window, so do the day totals, nothing else.
+        t0 = _now(conn)
+        assert _build_facts_only(conn, names)["fact_sales_days"] == "incremental_load"
+        assert _reloaded_days(conn, t0, "fact_sales_days") == window
+        _assert_same(actual_sales_days(conn), expected_sales_days(conn), "unchanged")
+
+        # A new day, an old order cancelled (it leaves its day's totals), a deleted order and a day
+        # whose orders all vanished.
+        appended = append_day(conn, seed=17)
+        with conn.transaction():
+            old = conn.execute(
+                "SELECT DISTINCT ON (order_date) order_id, order_date FROM sales.orders"
+                " WHERE order_date < %s AND order_status <> 'Cancelled'"
+                " ORDER BY order_date, order_id LIMIT 3",
+                (END - dt.timedelta(days=100),),
+            ).fetchall()
+            (cancel_id, cancel_day), (gone_id, gone_day), (_, vanish_day) = old
+            conn.execute(
+                "UPDATE sales.orders SET order_status = 'Cancelled' WHERE order_id = %s",
+                (cancel_id,),
+            )
+            _delete_orders(conn, [gone_id])
+            vanish_ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT order_id FROM sales.orders WHERE order_date = %s", (vanish_day,)
+                ).fetchall()
+            ]
+            _delete_orders(conn, vanish_ids)
+        t1 = _now(conn)
+        _build_facts_only(conn, names)
+        new_window = {appended.day - dt.timedelta(days=i) for i in range(reload_days)}
+        assert _reloaded_days(conn, t1, "fact_sales_days") == {cancel_day, gone_day} | new_window
+        incremental = actual_sales_days(conn)
+        _assert_same(incremental, expected_sales_days(conn), "after edits")
+        assert (vanish_day,) not in incremental
+
+        # Another status rule: every day reloads, with the new rule.
+        conn.execute(
+            'UPDATE analytics.config SET value = \'["Cancelled", "Returned"]\'::jsonb'
+            " WHERE key = 'sales.excluded_order_statuses'"
+        )
+        conn.commit()
+        t2 = _now(conn)
+        _build_facts_only(conn, names)
+        all_days = {
+            r[0]
+            for r in conn.execute(
+                "SELECT partition_date FROM analytics.fact_partitions"
+                " WHERE fact_name = 'fact_orders'"
+            ).fetchall()
+        }
+        assert _reloaded_days(conn, t2, "fact_sales_days") == all_days
+        fewer = actual_sales_days(conn)
+        _assert_same(fewer, expected_sales_days(conn), "Returned excluded too")
+        assert sum(v[0] for v in fewer.values()) < sum(v[0] for v in incremental.values())
+
+        # Back to the configured rule, then the same data loaded from scratch: the same rows.
+        _build(conn, set(names))
+        assert actual_sales_days(conn) == incremental
+        conn.execute(
+            "UPDATE analytics.object_registry SET code_version = 'old'"
+            " WHERE object_name = 'fact_sales_days'"
+        )
+        conn.commit()
+        assert _build(conn, set(names))["fact_sales_days"] == "recreate"
+        assert actual_sales_days(conn) == incremental

@@ -3,8 +3,9 @@
 -- (analytics.fn_reference_date()); days without sales are rows of zeros, days after the reference
 -- date never appear. Sales orders = orders whose order_status is not in config
 -- sales.excluded_order_statuses (a NULL status is not excluded); Returned orders are sales orders.
--- Read from analytics.fact_orders (one row per order with its line and refund aggregates already
--- computed, so no join to order lines or returns and no fan-out). Materialized because an export
+-- Read from analytics.fact_sales_days (one row per day with the totals of its sales orders, summed
+-- once from analytics.fact_orders' per-order line and refund aggregates, so no join to order lines or
+-- returns and no fan-out; loaded incrementally). Materialized because an export
 -- (fn_export_sales_daily_summary), vw_sales_recent_trend and the revenue alert read it: it is computed
 -- once per build and they read the stored rows.
 -- KPI orders: count(*) of sales orders dated that day
@@ -20,14 +21,12 @@
 CREATE MATERIALIZED VIEW analytics.mv_daily_sales_summary AS
 WITH params AS MATERIALIZED (
     SELECT
-        analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
+        analytics.fn_reference_date() AS ref_date
 ),
 
 bounds AS (
     SELECT
         p.ref_date,
-        p.excluded_statuses,
         (
             SELECT min(o.order_date)
             FROM sales.orders AS o
@@ -44,19 +43,17 @@ calendar AS (
 
 by_day AS (
     SELECT
-        f.order_date,
-        count(*) AS orders,
-        count(DISTINCT f.cust_id) AS customers,
-        coalesce(sum(f.total_amount), 0) AS revenue,
-        sum(f.units)::bigint AS items,
-        sum(f.list_value) AS list_value,
-        sum(f.discount_amount) AS discount_amount,
-        sum(f.refund_amount) AS refunds
-    FROM analytics.fact_orders AS f
+        d.order_date,
+        d.orders,
+        d.customers,
+        coalesce(d.revenue, 0) AS revenue,
+        d.items,
+        d.list_value,
+        d.discount_amount,
+        d.refunds
+    FROM analytics.fact_sales_days AS d
     CROSS JOIN bounds AS b
-    WHERE f.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY f.order_date
+    WHERE d.order_date BETWEEN b.first_date AND b.ref_date
 )
 
 SELECT
