@@ -1,7 +1,7 @@
 """Operations KPI objects checked against an independent pandas computation from the source tables.
 
-Every Operations view / materialized view in ``analytics`` (shipment facts, delivery performance,
-courier comparison, return analysis, payment analysis, pending shipments, operations summary) is
+Every Operations view / materialized view in ``analytics`` (delivery performance, courier
+comparison, return analysis, payment analysis, pending shipments, operations summary) is
 recomputed here from the raw tables (``sales.orders``, ``order_items``, ``shipments``, ``returns``,
 ``payments``, ``products.products``) with pandas only and compared row by row: counts exactly, money,
 days and percentages within 0.01. Traps (fan-out, averages of rates, overdue shipments, ties,
@@ -23,6 +23,11 @@ import pandas as pd
 import psycopg
 import pytest
 
+from tests.integration.test_fact_shipments import (
+    actual_shipment_days,
+    expected_shipment_days,
+    reload_shipment_fact,
+)
 from tests.kpi_support import (
     ISO_DATE,
     SQL_DIR,
@@ -48,12 +53,11 @@ from tests.kpi_support import assert_close as assert_matches
 pytestmark = pytest.mark.integration
 
 OPERATIONS_OBJECTS = [
-    "mv_shipment_facts",
     "mv_delivery_performance",
     "mv_courier_performance",
     "mv_return_analysis",
     "mv_payment_analysis",
-    "vw_pending_shipments",
+    "mv_pending_shipments",
     "mv_operations_summary",
 ]
 EXPORTS = [
@@ -407,30 +411,6 @@ AGG_CLOSE = [
 ]
 
 
-def test_shipment_facts(kpi_conn, src):
-    actual = view(kpi_conn, "mv_shipment_facts")
-    assert_matches(
-        actual,
-        expected_shipment_facts(src),
-        ["shipment_id"],
-        exact=["order_id"],
-        close=["order_to_ship_days", "ship_to_deliver_days", "order_to_deliver_days"],
-        other=[
-            "order_month",
-            "courier_name",
-            "is_shipped",
-            "is_delivered",
-            "has_date_conflict",
-            "is_on_time",
-            "is_delayed",
-            "is_assessed",
-        ],
-        label="mv_shipment_facts",
-    )
-    # One row per shipment: joining the order never multiplies shipments.
-    assert actual["shipment_id"].is_unique
-
-
 def test_delivery_performance(kpi_conn, src):
     actual = view(kpi_conn, "mv_delivery_performance")
     assert_matches(
@@ -450,7 +430,7 @@ def test_delivery_sla_follows_config(kpi_conn, src):
     """A different SLA changes on time / delayed exactly as pandas says (rolled back)."""
     with rolled_back(kpi_conn) as cur:
         set_config(cur, "operations.sla_days", 4)
-        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_shipment_facts")
+        # The SLA is applied by the reader: the shipment fact needs no reload.
         cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_delivery_performance")
         actual = view(kpi_conn, "mv_delivery_performance")
     expected = expected_delivery(src, sla=4)
@@ -482,8 +462,14 @@ def test_overdue_in_transit_shipments_are_delayed(kpi_conn, src):
     f = expected_shipment_facts(src)
     overdue = f[~f["is_delivered"] & f["is_delayed"]]
     assert len(overdue) > 0, "the sample data has no stuck shipment"
-    facts = view(kpi_conn, "mv_shipment_facts").set_index("shipment_id")
-    assert facts.loc[overdue["shipment_id"], "is_delayed"].all()
+    delivered_late = f[f["is_delivered"] & f["is_delayed"]]
+    monthly = view(kpi_conn, "mv_delivery_performance")
+    assert monthly["delayed"].sum() == len(overdue) + len(delivered_late)
+    by_month = overdue.groupby("order_month").size()
+    actual = monthly.set_index("order_month")
+    for month, n in by_month.items():
+        late = (delivered_late["order_month"] == month).sum()
+        assert actual.loc[month, "delayed"] == n + late, month
     not_due = f[~f["is_delivered"] & ~f["is_assessed"]]
     assert ((src.ref_date - not_due["order_date"]).dt.days <= src.cfg("operations.sla_days")).all()
 
@@ -509,7 +495,6 @@ def test_courier_rank_ties_are_deterministic(kpi_conn, src):
     with rolled_back(kpi_conn) as cur:
         set_config(cur, "operations.courier_weight_on_time", 0.0)
         set_config(cur, "operations.courier_weight_speed", 0.0)
-        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_shipment_facts")
         cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_courier_performance")
         first = view(kpi_conn, "mv_courier_performance")
         second = view(kpi_conn, "mv_courier_performance")
@@ -597,7 +582,7 @@ def test_payment_success_rate_is_not_available(kpi_conn, src):
 
 
 def test_pending_shipments(kpi_conn, src):
-    actual = view(kpi_conn, "vw_pending_shipments")
+    actual = view(kpi_conn, "mv_pending_shipments")
     expected = expected_pending(src)
     assert_matches(
         actual,
@@ -613,7 +598,7 @@ def test_pending_shipments(kpi_conn, src):
             "last_shipped_date",
             "has_delivered_shipment",
         ],
-        label="vw_pending_shipments",
+        label="mv_pending_shipments",
     )
     closed = set(src.cfg("sales.excluded_order_statuses")) | set(
         src.cfg("operations.delivered_order_statuses")
@@ -628,7 +613,8 @@ def test_pending_priority_follows_config(kpi_conn, src):
         set_config(cur, "operations.pending_priority_medium_days", 1)
         set_config(cur, "operations.pending_priority_high_days", 60)
         set_config(cur, "operations.pending_priority_critical_days", 365)
-        actual = view(kpi_conn, "vw_pending_shipments")
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_pending_shipments")
+        actual = view(kpi_conn, "mv_pending_shipments")
     expected = expected_pending(src, (1, 60, 365))
     assert_matches(actual, expected, ["order_id"], other=["priority"], label="pending(1, 60, 365)")
 
@@ -642,7 +628,8 @@ def test_pending_status_conflicts_are_reported(kpi_conn, src):
             "UPDATE sales.shipments SET delivered_date = shipped_date + 2 WHERE order_id = %s",
             (target,),
         )
-        actual = view(kpi_conn, "vw_pending_shipments").set_index("order_id")
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_pending_shipments")
+        actual = view(kpi_conn, "mv_pending_shipments").set_index("order_id")
     assert bool(actual.loc[target, "has_delivered_shipment"]) is True
     assert actual["has_delivered_shipment"].sum() == 1
 
@@ -657,14 +644,24 @@ def test_date_conflicts_are_flagged_not_averaged(kpi_conn, src):
             "UPDATE sales.shipments SET delivered_date = shipped_date - 1 WHERE shipment_id = %s",
             (int(victim["shipment_id"]),),
         )
-        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_shipment_facts")
+        reload_shipment_fact(cur)
         cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_delivery_performance")
-        facts = view(kpi_conn, "mv_shipment_facts").set_index("shipment_id")
+        conflict_rows = query_df(
+            kpi_conn,
+            "SELECT * FROM analytics.fact_shipment_days WHERE dates_conflict AND order_date = %s",
+            (victim["order_date"].date(),),
+        )
         monthly = view(kpi_conn, "mv_delivery_performance").set_index("order_month")
-    row = facts.loc[int(victim["shipment_id"])]
-    assert bool(row["has_date_conflict"]) and pd.isna(row["ship_to_deliver_days"])
-    assert not row["is_on_time"] and not row["is_delayed"]
+    assert conflict_rows["shipments"].sum() == 1
+    row = conflict_rows.iloc[0]
+    assert pd.isna(row["ship_to_deliver_days_sum"]) and pd.isna(row["order_to_deliver_days"])
+    assert pd.isna(row["order_to_ship_days_sum"])
     before = f[(f["order_month"] == month) & (f["shipment_id"] != victim["shipment_id"])]
+    # Neither on time nor delayed: the month's outcomes are those of its other shipments.
+    assert (
+        monthly.loc[month, "on_time"] + monthly.loc[month, "delayed"]
+        == (before["is_on_time"] | before["is_delayed"]).sum()
+    )
     assert monthly.loc[month, "date_conflicts"] == 1
     assert monthly.loc[month, "shipments"] == len(before) + 1
     assert monthly.loc[month, "avg_ship_to_deliver_days"] == pytest.approx(
@@ -708,24 +705,19 @@ def test_views_match_pandas_on_contradictory_rows(kpi_conn, src):
             "UPDATE sales.shipments SET delivered_date = shipped_date + 1 WHERE order_id = %s",
             (open_order,),
         )
-        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_shipment_facts")
+        reload_shipment_fact(cur)
         cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_delivery_performance")
         cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_courier_performance")
         modified = read_source(kpi_conn)
-        facts = view(kpi_conn, "mv_shipment_facts")
+        fact = actual_shipment_days(kpi_conn)
+        fact_expected = expected_shipment_days(kpi_conn)
         monthly = view(kpi_conn, "mv_delivery_performance")
         couriers = view(kpi_conn, "mv_courier_performance")
-        pending = view(kpi_conn, "vw_pending_shipments")
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_pending_shipments")
+        pending = view(kpi_conn, "mv_pending_shipments")
     exp_facts = expected_shipment_facts(modified)
     assert exp_facts["has_date_conflict"].sum() == 3
-    assert_matches(
-        facts,
-        exp_facts,
-        ["shipment_id"],
-        close=["order_to_ship_days", "ship_to_deliver_days", "order_to_deliver_days"],
-        other=["is_delivered", "has_date_conflict", "is_on_time", "is_delayed", "courier_name"],
-        label="facts(modified)",
-    )
+    assert fact == fact_expected, "fact_shipment_days(modified) differs from pandas"
     assert_matches(
         monthly,
         expected_delivery(modified),
@@ -773,7 +765,7 @@ def test_operations_summary_agrees_with_views(kpi_conn):
     couriers = view(kpi_conn, "mv_courier_performance")
     for c in AGG_EXACT:
         assert summary[c] == monthly[c].sum() == couriers[c].sum(), c
-    pend = view(kpi_conn, "vw_pending_shipments")
+    pend = view(kpi_conn, "mv_pending_shipments")
     assert summary["open_orders"] == len(pend)
     assert (
         summary["best_courier"]
@@ -786,10 +778,9 @@ def test_operations_summary_agrees_with_views(kpi_conn):
 # --------------------------------------------------------------------------------------------------
 
 DATE_COLUMNS = {
-    "mv_shipment_facts": "order_date",
     "mv_delivery_performance": "order_month",
     "mv_payment_analysis": "payment_month",
-    "vw_pending_shipments": "order_date",
+    "mv_pending_shipments": "order_date",
 }
 
 
@@ -801,7 +792,7 @@ def test_no_row_after_reference_date(kpi_conn, src, obj):
 
 
 def test_pending_age_uses_reference_date_not_wall_clock(kpi_conn, src):
-    actual = view(kpi_conn, "vw_pending_shipments")
+    actual = view(kpi_conn, "mv_pending_shipments")
     assert ((src.ref_date - actual["order_date"]).dt.days == actual["age_days"]).all()
     assert actual["age_days"].min() >= 0
     assert src.ref_date.date() != dt.date.today()  # the sample data ends 2025-10-01
@@ -820,7 +811,8 @@ def test_orders_after_reference_date_are_ignored(kpi_conn, src):
         )
         cur.execute("SELECT analytics.fn_reference_date()")
         assert pd.Timestamp(cur.fetchone()[0]) == src.ref_date
-        pend = view(kpi_conn, "vw_pending_shipments")
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_pending_shipments")
+        pend = view(kpi_conn, "mv_pending_shipments")
     assert (pend["order_date"] <= src.ref_date).all()
     assert len(pend) == len(expected_pending(src))
 
@@ -922,7 +914,7 @@ def test_export_payments(kpi_conn, src):
 
 def test_export_pending_shipments(kpi_conn, src):
     out = export(kpi_conn, "fn_export_operations_pending_shipments")
-    v = view(kpi_conn, "vw_pending_shipments")
+    v = view(kpi_conn, "mv_pending_shipments")
     n = src.cfg("operations.top_n_export")
     assert len(out["rows"]) == min(n, len(v))
     s = out["summary"]

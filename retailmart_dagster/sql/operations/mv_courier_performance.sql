@@ -1,7 +1,10 @@
 -- analytics.mv_courier_performance: which courier delivers fastest and most reliably?
--- One row per courier (sales.shipments.courier_name; NULL as 'Unknown') over the shipments of
--- analytics.mv_shipment_facts (sales orders dated on or before the reference date). On time, delayed
--- and assessed are defined there (S = config operations.sla_days, measured from the ORDER date).
+-- One row per courier (sales.shipments.courier_name; NULL as 'Unknown') over the shipments of sales
+-- orders dated on or before the reference date, summed from the shipment fact
+-- analytics.fact_shipment_days. Delivered, date conflict, on time, delayed and assessed as in
+-- analytics.mv_delivery_performance: S = config operations.sla_days, measured from the ORDER date;
+-- delayed includes shipments without a delivered_date more than S days after the order date at the
+-- reference date; shipments with a date conflict are in no average and no outcome.
 -- Composite score (0..100, higher is better) =
 --   (Wr * on_time_pct + Ws * speed_index) / (Wr + Ws), with Wr = config
 --   operations.courier_weight_on_time and Ws = config operations.courier_weight_speed, where
@@ -17,12 +20,15 @@
 -- Refresh: daily
 -- KPI shipments: count(*) of the courier's shipments
 -- KPI volume_share_pct: shipments / shipments of all couriers * 100
--- KPI delivered: shipments with a delivered_date
--- KPI in_transit: shipments without a delivered_date
+-- KPI delivered: shipments with a delivered_date or a status in operations.delivered_shipment_statuses
+-- KPI in_transit: shipments not delivered
 -- KPI on_time: shipments delivered within sla_days of the order date
 -- KPI delayed: shipments delivered late or undelivered past sla_days at the reference date
 -- KPI on_time_pct: on_time / (on_time + delayed) * 100
 -- KPI delayed_pct: delayed / (on_time + delayed) * 100
+-- KPI assessed: on_time + delayed (shipments whose SLA outcome is known)
+-- KPI date_conflicts: shipments whose dates contradict each other, or whose status says delivered
+--   without a delivered_date (excluded from averages and outcomes)
 -- KPI avg_order_to_ship_days: avg(shipped_date - order_date) over shipped shipments without date conflict
 -- KPI avg_ship_to_deliver_days: avg(delivered_date - shipped_date) over delivered shipments without date conflict
 -- KPI avg_order_to_deliver_days: avg(delivered_date - order_date) over delivered shipments without date conflict
@@ -32,26 +38,91 @@
 CREATE MATERIALIZED VIEW analytics.mv_courier_performance AS
 WITH params AS MATERIALIZED (
     SELECT
+        analytics.fn_reference_date() AS ref_date,
+        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
+        analytics.fn_config_text_array('operations.delivered_shipment_statuses')
+            AS delivered_shipment_statuses,
         analytics.fn_config_int('operations.sla_days') AS sla_days,
         analytics.fn_config_numeric('operations.courier_weight_on_time') AS w_on_time,
         analytics.fn_config_numeric('operations.courier_weight_speed') AS w_speed
 ),
 
-by_courier AS (
+-- The fact's rows of sales orders up to the reference date with the config-dependent flags: delivered
+-- and date conflict from the shipment status, then the SLA outcome from the order date.
+shipment_rows AS (
     SELECT
         f.courier_name,
-        count(*) AS shipments,
-        count(*) FILTER (WHERE f.is_delivered) AS delivered,
-        count(*) FILTER (WHERE NOT f.is_delivered) AS in_transit,
-        count(*) FILTER (WHERE f.is_on_time) AS on_time,
-        count(*) FILTER (WHERE f.is_delayed) AS delayed,
-        count(*) FILTER (WHERE f.is_assessed) AS assessed,
-        count(*) FILTER (WHERE f.has_date_conflict) AS date_conflicts,
-        avg(f.order_to_ship_days::numeric) AS avg_order_to_ship_days,
-        avg(f.ship_to_deliver_days::numeric) AS avg_ship_to_deliver_days,
-        avg(f.order_to_deliver_days::numeric) AS avg_order_to_deliver_days
-    FROM analytics.mv_shipment_facts AS f
-    GROUP BY f.courier_name
+        f.order_date,
+        f.is_shipped,
+        f.has_delivered_date,
+        f.order_to_deliver_days,
+        f.shipments,
+        f.order_to_ship_days_sum,
+        f.ship_to_deliver_days_sum,
+        p.ref_date,
+        p.sla_days,
+        f.has_delivered_date
+        OR coalesce(f.shipment_status = ANY (p.delivered_shipment_statuses), false) AS is_delivered,
+        f.dates_conflict
+        OR (
+            NOT f.has_delivered_date
+            AND coalesce(f.shipment_status = ANY (p.delivered_shipment_statuses), false)
+        ) AS has_date_conflict
+    FROM analytics.fact_shipment_days AS f
+    CROSS JOIN params AS p
+    WHERE f.order_date <= p.ref_date
+      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
+),
+
+shipment_outcomes AS (
+    SELECT
+        r.*,
+        (
+            r.has_delivered_date
+            AND NOT r.has_date_conflict
+            AND r.order_to_deliver_days <= r.sla_days
+        ) AS is_on_time,
+        (
+            NOT r.has_date_conflict
+            AND (
+                (r.has_delivered_date AND r.order_to_deliver_days > r.sla_days)
+                OR (NOT r.has_delivered_date AND r.ref_date - r.order_date > r.sla_days)
+            )
+        ) AS is_delayed
+    FROM shipment_rows AS r
+),
+
+by_courier AS (
+    SELECT
+        o.courier_name,
+        sum(o.shipments) AS shipments,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_delivered), 0) AS delivered,
+        coalesce(sum(o.shipments) FILTER (WHERE NOT o.is_delivered), 0) AS in_transit,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_on_time), 0) AS on_time,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_delayed), 0) AS delayed,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_on_time OR o.is_delayed), 0) AS assessed,
+        coalesce(sum(o.shipments) FILTER (WHERE o.has_date_conflict), 0) AS date_conflicts,
+        sum(o.order_to_ship_days_sum) FILTER (WHERE NOT o.has_date_conflict)
+        / nullif(sum(o.shipments) FILTER (WHERE NOT o.has_date_conflict AND o.is_shipped), 0)::numeric
+            AS avg_order_to_ship_days,
+        sum(o.ship_to_deliver_days_sum) FILTER (WHERE NOT o.has_date_conflict)
+        / nullif(
+            sum(o.shipments) FILTER (
+                WHERE NOT o.has_date_conflict AND o.is_shipped AND o.has_delivered_date
+            ),
+            0
+        )::numeric AS avg_ship_to_deliver_days,
+        sum(o.order_to_deliver_days::bigint * o.shipments) FILTER (
+            WHERE NOT o.has_date_conflict AND o.order_to_deliver_days IS NOT NULL
+        )
+        / nullif(
+            sum(o.shipments) FILTER (
+                WHERE NOT o.has_date_conflict AND o.order_to_deliver_days IS NOT NULL
+            ),
+            0
+        )::numeric AS avg_order_to_deliver_days
+    FROM shipment_outcomes AS o
+    GROUP BY o.courier_name
 ),
 
 rated AS (

@@ -1,9 +1,16 @@
 -- analytics.mv_delivery_performance: how fast and how reliably are orders delivered, month by month?
 -- One row per ORDER month, from the month of the first order date (any status) to the month of the
 -- reference date (analytics.fn_reference_date()); months without shipments are rows of zeros.
--- Shipment timings and SLA outcomes come from analytics.mv_shipment_facts (one definition): on time =
--- delivered within S days of the ORDER date (S = config operations.sla_days); delayed = delivered
--- later, or still undelivered more than S days after the order date at the reference date.
+-- Shipments are summed from the shipment fact analytics.fact_shipment_days (shipments per order day,
+-- status, courier and timing; see there), of sales orders dated on or before the reference date. On
+-- time = delivered within S days of the ORDER date (S = config operations.sla_days); delayed =
+-- delivered later, or still without a delivered_date more than S days after the order date at the
+-- reference date (overdue in transit). Delivered = a delivered_date, or a shipment status in config
+-- operations.delivered_shipment_statuses. A shipment whose dates contradict each other (shipped
+-- before ordered, delivered before shipped or ordered) or whose status says delivered without a
+-- delivered_date has a date conflict: it counts as a shipment (and as delivered when either says
+-- so), but its timing is unknown, so it is in no average and neither on time nor delayed. The SLA and
+-- the reference date are applied here, so a config change needs no reload of the fact.
 -- Percentages use the ASSESSED shipments (on time + delayed) as denominator, so on_time_pct +
 -- delayed_pct = 100; shipments still in transit and not yet due are counted in in_transit but have
 -- no outcome yet. Shipments with contradictory dates (has_date_conflict) are counted in shipments
@@ -18,9 +25,10 @@
 -- Refresh: daily
 -- KPI orders: count(*) of sales orders dated in the month (order grain)
 -- KPI orders_shipped: count(DISTINCT order_id) of the month's shipments with a shipped_date
+--   (sum of fact_shipment_days.first_shipped_orders: each order counted once)
 -- KPI shipments: count(*) of shipments of the month's sales orders
--- KPI delivered: shipments with a delivered_date
--- KPI in_transit: shipments without a delivered_date
+-- KPI delivered: shipments with a delivered_date or a status in operations.delivered_shipment_statuses
+-- KPI in_transit: shipments not delivered
 -- KPI on_time: shipments delivered within sla_days of the order date
 -- KPI delayed: shipments delivered after sla_days, or undelivered and older than sla_days at the reference date
 -- KPI on_time_pct: on_time / (on_time + delayed) * 100; NULL when nothing is assessed yet
@@ -29,13 +37,17 @@
 -- KPI avg_order_to_ship_days: avg(shipped_date - order_date) over shipped shipments without date conflict
 -- KPI avg_ship_to_deliver_days: avg(delivered_date - shipped_date) over delivered shipments without date conflict
 -- KPI avg_order_to_deliver_days: avg(delivered_date - order_date) over delivered shipments without date conflict
--- KPI date_conflicts: shipments whose dates contradict each other (excluded from averages and outcomes)
+-- KPI date_conflicts: shipments whose dates contradict each other, or whose status says delivered
+--   without a delivered_date (excluded from averages and outcomes)
+-- KPI assessed: on_time + delayed (shipments whose SLA outcome is known)
 CREATE MATERIALIZED VIEW analytics.mv_delivery_performance AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
         analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
-        analytics.fn_config_int('operations.sla_days') AS sla_days
+        analytics.fn_config_int('operations.sla_days') AS sla_days,
+        analytics.fn_config_text_array('operations.delivered_shipment_statuses')
+            AS delivered_shipment_statuses
 ),
 
 bounds AS (
@@ -43,6 +55,7 @@ bounds AS (
         p.ref_date,
         p.excluded_statuses,
         p.sla_days,
+        p.delivered_shipment_statuses,
         (
             SELECT min(f.order_date)
             FROM analytics.fact_orders AS f
@@ -61,34 +74,108 @@ months AS (
     ) AS gs (month)
 ),
 
-orders_by_month AS (
+-- Orders counted per day first, then per month: date_trunc on a date goes through a timestamp with
+-- time zone, so it runs once per day instead of once per order (at scale 10: 0.50 -> 0.28 s).
+orders_by_day AS (
     SELECT
-        date_trunc('month', f.order_date)::date AS order_month,
+        f.order_date,
         count(*) AS orders
     FROM analytics.fact_orders AS f
     CROSS JOIN bounds AS b
     WHERE f.order_date BETWEEN b.first_date AND b.ref_date
       AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY date_trunc('month', f.order_date)::date
+    GROUP BY f.order_date
+),
+
+orders_by_month AS (
+    SELECT
+        date_trunc('month', d.order_date)::date AS order_month,
+        sum(d.orders)::bigint AS orders
+    FROM orders_by_day AS d
+    GROUP BY date_trunc('month', d.order_date)::date
+),
+
+-- The fact's rows of sales orders up to the reference date with the config-dependent flags: delivered
+-- and date conflict from the shipment status, then the SLA outcome from the order date.
+shipment_rows AS (
+    SELECT
+        date_trunc('month', f.order_date)::date AS order_month,
+        f.order_date,
+        f.is_shipped,
+        f.has_delivered_date,
+        f.order_to_deliver_days,
+        f.shipments,
+        f.order_to_ship_days_sum,
+        f.ship_to_deliver_days_sum,
+        f.first_shipped_orders,
+        b.ref_date,
+        b.sla_days,
+        f.has_delivered_date
+        OR coalesce(f.shipment_status = ANY (b.delivered_shipment_statuses), false) AS is_delivered,
+        f.dates_conflict
+        OR (
+            NOT f.has_delivered_date
+            AND coalesce(f.shipment_status = ANY (b.delivered_shipment_statuses), false)
+        ) AS has_date_conflict
+    FROM analytics.fact_shipment_days AS f
+    CROSS JOIN bounds AS b
+    WHERE f.order_date <= b.ref_date
+      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
+),
+
+shipment_outcomes AS (
+    SELECT
+        r.*,
+        (
+            r.has_delivered_date
+            AND NOT r.has_date_conflict
+            AND r.order_to_deliver_days <= r.sla_days
+        ) AS is_on_time,
+        (
+            NOT r.has_date_conflict
+            AND (
+                (r.has_delivered_date AND r.order_to_deliver_days > r.sla_days)
+                OR (NOT r.has_delivered_date AND r.ref_date - r.order_date > r.sla_days)
+            )
+        ) AS is_delayed
+    FROM shipment_rows AS r
 ),
 
 shipments_by_month AS (
     SELECT
-        f.order_month,
-        count(DISTINCT f.order_id) FILTER (WHERE f.is_shipped) AS orders_shipped,
-        count(*) AS shipments,
-        count(*) FILTER (WHERE f.is_delivered) AS delivered,
-        count(*) FILTER (WHERE NOT f.is_delivered) AS in_transit,
-        count(*) FILTER (WHERE f.is_on_time) AS on_time,
-        count(*) FILTER (WHERE f.is_delayed) AS delayed,
-        count(*) FILTER (WHERE f.is_assessed) AS assessed,
-        count(*) FILTER (WHERE f.is_delivered AND NOT f.has_date_conflict) AS delivered_measured,
-        count(*) FILTER (WHERE f.has_date_conflict) AS date_conflicts,
-        avg(f.order_to_ship_days::numeric) AS avg_order_to_ship_days,
-        avg(f.ship_to_deliver_days::numeric) AS avg_ship_to_deliver_days,
-        avg(f.order_to_deliver_days::numeric) AS avg_order_to_deliver_days
-    FROM analytics.mv_shipment_facts AS f
-    GROUP BY f.order_month
+        o.order_month,
+        sum(o.first_shipped_orders) AS orders_shipped,
+        sum(o.shipments) AS shipments,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_delivered), 0) AS delivered,
+        coalesce(sum(o.shipments) FILTER (WHERE NOT o.is_delivered), 0) AS in_transit,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_on_time), 0) AS on_time,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_delayed), 0) AS delayed,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_on_time OR o.is_delayed), 0) AS assessed,
+        coalesce(
+            sum(o.shipments) FILTER (WHERE o.is_delivered AND NOT o.has_date_conflict), 0
+        ) AS delivered_measured,
+        coalesce(sum(o.shipments) FILTER (WHERE o.has_date_conflict), 0) AS date_conflicts,
+        sum(o.order_to_ship_days_sum) FILTER (WHERE NOT o.has_date_conflict)
+        / nullif(sum(o.shipments) FILTER (WHERE NOT o.has_date_conflict AND o.is_shipped), 0)::numeric
+            AS avg_order_to_ship_days,
+        sum(o.ship_to_deliver_days_sum) FILTER (WHERE NOT o.has_date_conflict)
+        / nullif(
+            sum(o.shipments) FILTER (
+                WHERE NOT o.has_date_conflict AND o.is_shipped AND o.has_delivered_date
+            ),
+            0
+        )::numeric AS avg_ship_to_deliver_days,
+        sum(o.order_to_deliver_days::bigint * o.shipments) FILTER (
+            WHERE NOT o.has_date_conflict AND o.order_to_deliver_days IS NOT NULL
+        )
+        / nullif(
+            sum(o.shipments) FILTER (
+                WHERE NOT o.has_date_conflict AND o.order_to_deliver_days IS NOT NULL
+            ),
+            0
+        )::numeric AS avg_order_to_deliver_days
+    FROM shipment_outcomes AS o
+    GROUP BY o.order_month
 )
 
 SELECT

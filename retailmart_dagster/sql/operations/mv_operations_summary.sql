@@ -2,9 +2,11 @@
 -- One row (scope = 'all_time') over sales orders dated from the first order date to the reference
 -- date (analytics.fn_reference_date()). Each figure is aggregated at its own grain in its own CTE and
 -- the single-row results are joined afterwards (no fan-out):
---   shipments: analytics.mv_shipment_facts (SLA S = config operations.sla_days from the ORDER date;
---   percentages over assessed shipments = on time + delayed, as in mv_delivery_performance);
---   open orders: analytics.vw_pending_shipments (priority from the configured age thresholds);
+--   shipments: summed from the shipment fact analytics.fact_shipment_days, with delivered, date
+--   conflict, on time and delayed defined as in mv_delivery_performance (SLA S = config
+--   operations.sla_days from the ORDER date; percentages over assessed shipments = on time +
+--   delayed);
+--   open orders: analytics.mv_pending_shipments (priority from the configured age thresholds);
 --   returns: delivered orders = order_status in config operations.delivered_order_statuses, returned
 --   orders = those with at least one return dated on or before the reference date (order grain, all
 --   categories together, so not the sum of mv_return_analysis rows);
@@ -15,14 +17,14 @@
 -- Refresh: daily
 -- KPI orders: count(*) of sales orders (order_status not in sales.excluded_order_statuses)
 -- KPI shipments: count(*) of shipments of those orders
--- KPI delivered: shipments with a delivered_date
--- KPI in_transit: shipments without a delivered_date
+-- KPI delivered: shipments with a delivered_date or a status in operations.delivered_shipment_statuses
+-- KPI in_transit: shipments not delivered
 -- KPI on_time_pct: on-time shipments / assessed shipments * 100
 -- KPI delayed_pct: delayed shipments / assessed shipments * 100
 -- KPI avg_order_to_ship_days: avg(shipped_date - order_date) over shipments without date conflict
 -- KPI avg_ship_to_deliver_days: avg(delivered_date - shipped_date) over shipments without date conflict
 -- KPI avg_order_to_deliver_days: avg(delivered_date - order_date) over shipments without date conflict
--- KPI open_orders: count(*) of vw_pending_shipments
+-- KPI open_orders: count(*) of mv_pending_shipments
 -- KPI open_orders_critical: open orders with priority Critical (likewise _high, _medium, _low)
 -- KPI awaiting_dispatch: open orders without a shipped shipment
 -- KPI oldest_open_age_days: max(age_days) of open orders
@@ -38,7 +40,9 @@ WITH params AS MATERIALIZED (
         analytics.fn_reference_date() AS ref_date,
         analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
         analytics.fn_config_text_array('operations.delivered_order_statuses') AS delivered_statuses,
-        analytics.fn_config_int('operations.sla_days') AS sla_days
+        analytics.fn_config_int('operations.sla_days') AS sla_days,
+        analytics.fn_config_text_array('operations.delivered_shipment_statuses')
+            AS delivered_shipment_statuses
 ),
 
 order_totals AS (
@@ -53,19 +57,79 @@ order_totals AS (
     WHERE f.order_date <= p.ref_date
 ),
 
+-- The fact's rows of sales orders up to the reference date with the config-dependent flags: delivered
+-- and date conflict from the shipment status, then the SLA outcome from the order date.
+shipment_rows AS (
+    SELECT
+        f.order_date,
+        f.is_shipped,
+        f.has_delivered_date,
+        f.order_to_deliver_days,
+        f.shipments,
+        f.order_to_ship_days_sum,
+        f.ship_to_deliver_days_sum,
+        p.ref_date,
+        p.sla_days,
+        f.has_delivered_date
+        OR coalesce(f.shipment_status = ANY (p.delivered_shipment_statuses), false) AS is_delivered,
+        f.dates_conflict
+        OR (
+            NOT f.has_delivered_date
+            AND coalesce(f.shipment_status = ANY (p.delivered_shipment_statuses), false)
+        ) AS has_date_conflict
+    FROM analytics.fact_shipment_days AS f
+    CROSS JOIN params AS p
+    WHERE f.order_date <= p.ref_date
+      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
+),
+
+shipment_outcomes AS (
+    SELECT
+        r.*,
+        (
+            r.has_delivered_date
+            AND NOT r.has_date_conflict
+            AND r.order_to_deliver_days <= r.sla_days
+        ) AS is_on_time,
+        (
+            NOT r.has_date_conflict
+            AND (
+                (r.has_delivered_date AND r.order_to_deliver_days > r.sla_days)
+                OR (NOT r.has_delivered_date AND r.ref_date - r.order_date > r.sla_days)
+            )
+        ) AS is_delayed
+    FROM shipment_rows AS r
+),
+
 shipment_totals AS (
     SELECT
-        count(*) AS shipments,
-        count(*) FILTER (WHERE f.is_delivered) AS delivered,
-        count(*) FILTER (WHERE NOT f.is_delivered) AS in_transit,
-        count(*) FILTER (WHERE f.is_on_time) AS on_time,
-        count(*) FILTER (WHERE f.is_delayed) AS delayed,
-        count(*) FILTER (WHERE f.is_assessed) AS assessed,
-        count(*) FILTER (WHERE f.has_date_conflict) AS date_conflicts,
-        avg(f.order_to_ship_days::numeric) AS avg_order_to_ship_days,
-        avg(f.ship_to_deliver_days::numeric) AS avg_ship_to_deliver_days,
-        avg(f.order_to_deliver_days::numeric) AS avg_order_to_deliver_days
-    FROM analytics.mv_shipment_facts AS f
+        coalesce(sum(o.shipments), 0) AS shipments,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_delivered), 0) AS delivered,
+        coalesce(sum(o.shipments) FILTER (WHERE NOT o.is_delivered), 0) AS in_transit,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_on_time), 0) AS on_time,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_delayed), 0) AS delayed,
+        coalesce(sum(o.shipments) FILTER (WHERE o.is_on_time OR o.is_delayed), 0) AS assessed,
+        coalesce(sum(o.shipments) FILTER (WHERE o.has_date_conflict), 0) AS date_conflicts,
+        sum(o.order_to_ship_days_sum) FILTER (WHERE NOT o.has_date_conflict)
+        / nullif(sum(o.shipments) FILTER (WHERE NOT o.has_date_conflict AND o.is_shipped), 0)::numeric
+            AS avg_order_to_ship_days,
+        sum(o.ship_to_deliver_days_sum) FILTER (WHERE NOT o.has_date_conflict)
+        / nullif(
+            sum(o.shipments) FILTER (
+                WHERE NOT o.has_date_conflict AND o.is_shipped AND o.has_delivered_date
+            ),
+            0
+        )::numeric AS avg_ship_to_deliver_days,
+        sum(o.order_to_deliver_days::bigint * o.shipments) FILTER (
+            WHERE NOT o.has_date_conflict AND o.order_to_deliver_days IS NOT NULL
+        )
+        / nullif(
+            sum(o.shipments) FILTER (
+                WHERE NOT o.has_date_conflict AND o.order_to_deliver_days IS NOT NULL
+            ),
+            0
+        )::numeric AS avg_order_to_deliver_days
+    FROM shipment_outcomes AS o
 ),
 
 open_totals AS (
@@ -78,7 +142,7 @@ open_totals AS (
         count(*) FILTER (WHERE ps.stage = 'Awaiting dispatch') AS awaiting_dispatch,
         max(ps.age_days) AS oldest_open_age_days,
         coalesce(sum(ps.total_amount), 0) AS open_order_value
-    FROM analytics.vw_pending_shipments AS ps
+    FROM analytics.mv_pending_shipments AS ps
 ),
 
 return_totals AS (
