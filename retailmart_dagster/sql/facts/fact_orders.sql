@@ -35,12 +35,11 @@ CREATE TABLE analytics.fact_orders (
     refund_amount   numeric NOT NULL
 );
 
-CREATE TEMP TABLE pg_temp.fact_orders_changed ON COMMIT DROP AS
-WITH params AS MATERIALIZED (
-    SELECT analytics.fn_config_int('facts.reload_days') AS reload_days
-),
-
-order_hash AS (
+-- The day fingerprints of the source: a statement of its own, without the config functions (not
+-- parallel safe), so it can run in parallel: at scale 10 0.4-0.5 s instead of 1.3 s serially (the
+-- returns' join to their orders dominates).
+CREATE TEMP TABLE pg_temp.fact_orders_hash ON COMMIT DROP AS
+WITH order_hash AS (
     SELECT
         o.order_date AS day,
         count(*) AS orders,
@@ -57,15 +56,26 @@ return_hash AS (
     FROM sales.returns AS r
     JOIN sales.orders AS o ON o.order_id = r.order_id
     GROUP BY o.order_date
+)
+
+SELECT
+    oh.day,
+    oh.orders,
+    concat_ws(':', oh.orders, oh.h, coalesce(rh.h, 0)) AS fingerprint
+FROM order_hash AS oh
+LEFT JOIN return_hash AS rh ON rh.day = oh.day;
+
+CREATE TEMP TABLE pg_temp.fact_orders_changed ON COMMIT DROP AS
+WITH params AS MATERIALIZED (
+    SELECT analytics.fn_config_int('facts.reload_days') AS reload_days
 ),
 
 source_days AS (
     SELECT
-        oh.day,
-        oh.orders,
-        concat_ws(':', oh.orders, oh.h, coalesce(rh.h, 0)) AS fingerprint
-    FROM order_hash AS oh
-    LEFT JOIN return_hash AS rh ON rh.day = oh.day
+        h.day,
+        h.orders,
+        h.fingerprint
+    FROM pg_temp.fact_orders_hash AS h
 ),
 
 loaded AS (
