@@ -8,8 +8,9 @@
   keys.
 - The source fingerprints run in the evaluation's snapshot and queue (shared among its connections,
   the largest tables first): the same results as alone.
-- The source fingerprint (hash_record of every row) changes when one value changes, comes back when the
-  value does, and falls back to the rows' text for a column type without a hash function.
+- The source fingerprint (hash_record of every row) changes when one value changes or two rows swap a
+  value, comes back when the value does, and falls back to the rows' text for a column type without
+  a hash function.
 """
 
 import datetime as dt
@@ -102,6 +103,19 @@ def test_fingerprint_sees_a_change_of_one_value(rolled_back: psycopg.Connection)
         "UPDATE sales.order_items SET discount = %s WHERE order_item_id = %s", (discount, key)
     )
     assert source_fingerprint(conn, table) == (count, before)  # content, not row versions
+    # Two rows swapping a value: every column keeps the same values, only their rows change.
+    (a, pa), (b, pb) = conn.execute(
+        "SELECT order_item_id, prod_id FROM sales.order_items WHERE prod_id IS NOT NULL"
+        " ORDER BY order_item_id LIMIT 2"
+    ).fetchall()
+    assert pa != pb
+    swap = "UPDATE sales.order_items SET prod_id = %s WHERE order_item_id = %s"
+    conn.execute(swap, (pb, a))
+    conn.execute(swap, (pa, b))
+    assert source_fingerprint(conn, table)[1] != before  # values swapped between two rows
+    conn.execute(swap, (pa, a))
+    conn.execute(swap, (pb, b))
+    assert source_fingerprint(conn, table) == (count, before)
     conn.execute("UPDATE sales.order_items SET prod_id = NULL WHERE order_item_id = %s", (key,))
     assert source_fingerprint(conn, table)[1] != before  # a value set to NULL
     conn.execute("DELETE FROM sales.order_items WHERE order_item_id = %s", (key,))

@@ -609,13 +609,29 @@ def test_shipment_fact_incremental_load_equals_full_build(new_database) -> None:
                 (status_id,),
             )
             _delete_orders(conn, [gone_id])
+            # Two shipments of one old day swapping their couriers: every column keeps its values,
+            # only the rows holding them change (a plain sum of hash_record_extended missed this).
+            taken = [r[1] for r in (*in_window, *outside, *others)]
+            swap_day, ship_a, courier_a, ship_b, courier_b = conn.execute(
+                "SELECT o.order_date, a.shipment_id, a.courier_name, b.shipment_id, b.courier_name"
+                " FROM sales.shipments a JOIN sales.shipments b ON b.shipment_id > a.shipment_id"
+                " JOIN sales.orders o ON o.order_id = a.order_id"
+                " JOIN sales.orders q ON q.order_id = b.order_id AND q.order_date = o.order_date"
+                " WHERE o.order_date < %s AND a.courier_name <> b.courier_name"
+                " AND o.order_date <> ALL(%s)"
+                " ORDER BY o.order_date, a.shipment_id, b.shipment_id LIMIT 1",
+                (END - dt.timedelta(days=60), taken),
+            ).fetchone()
+            swap = "UPDATE sales.shipments SET courier_name = %s WHERE shipment_id = %s"
+            conn.execute(swap, (courier_b, ship_a))
+            conn.execute(swap, (courier_a, ship_b))
         t1 = _now(conn)
         actions = _build(conn, OBJECTS)
         assert actions[FACT] == "incremental_load"
         order_days = {status_day, gone_day}
         assert _reloaded_days(conn, t1, "fact_orders") == order_days | new_window
         assert _reloaded_days(conn, t1, FACT) == (
-            order_days | late_days | {deleted_day, new_ship_day} | new_window
+            order_days | late_days | {deleted_day, new_ship_day, swap_day} | new_window
         )
         incremental = actual_shipment_days(conn)
         _assert_same(incremental, expected_shipment_days(conn), FACT)

@@ -944,11 +944,26 @@ def test_payment_fact_incremental_load_equals_full_build(new_database) -> None: 
                 (status_id,),
             )
             _delete_orders(conn, [gone_id])
+            # Two payments of one day swapping their modes: every column keeps its values, only
+            # the rows holding them change (a plain sum of hash_record_extended missed this).
+            swap_day, pay_a, mode_a, pay_b, mode_b = conn.execute(
+                "SELECT f.order_date, a.payment_id, a.payment_mode, b.payment_id, b.payment_mode"
+                " FROM sales.payments a JOIN sales.payments b ON b.payment_id > a.payment_id"
+                " JOIN sales.orders f ON f.order_id = a.order_id"
+                " JOIN sales.orders g ON g.order_id = b.order_id AND g.order_date = f.order_date"
+                " WHERE f.order_date < %s AND a.payment_mode <> b.payment_mode"
+                " AND f.order_date <> ALL(%s)"
+                " ORDER BY f.order_date, a.payment_id, b.payment_id LIMIT 1",
+                (END - dt.timedelta(days=200), [r[1] for r in old]),
+            ).fetchone()
+            swap = "UPDATE sales.payments SET payment_mode = %s WHERE payment_id = %s"
+            conn.execute(swap, (mode_b, pay_a))
+            conn.execute(swap, (mode_a, pay_b))
         t1 = _now(conn)
         actions = _build(conn, names)
         assert actions["fact_payment_days"] == "incremental_load"
         new_window = {appended.day - dt.timedelta(days=i) for i in range(reload_days)}
-        payment_days = {new_pay_day, amount_day, mode_day, deleted_day}
+        payment_days = {new_pay_day, amount_day, mode_day, deleted_day, swap_day}
         order_days = {status_day, gone_day}
         assert _reloaded_days(conn, t1, "fact_orders") == order_days | new_window
         assert (

@@ -45,14 +45,17 @@ CREATE TABLE analytics.fact_payment_days (
 
 -- The day hash of the payments: one pass over the payments, each to its order's day through
 -- fact_orders' primary key, a 64-bit hash of the whole row (hash_record_extended: 0.1-0.2 s less than
--- hashtextextended over the row's text at scale 10). A statement of its own, without the config
+-- hashtextextended over the row's text at scale 10), mixed once more (hashint8extended) before the
+-- sum: hash_record_extended combines its columns' hashes linearly (h = 31 * h + column hash), so a
+-- plain sum over rows depends only on each column's values, not on which row holds them — two
+-- payments of a day swapping their modes left it unchanged. A statement of its own, without the config
 -- functions (not parallel safe), so it can run in parallel: at scale 10 (1.5 M payments) 0.95 s
 -- instead of 1.65 s serially, most of it the join to the orders.
 CREATE TEMP TABLE pg_temp.fact_payment_days_hash ON COMMIT DROP AS
 SELECT
     f.order_date AS day,
     count(*) AS payments,
-    sum(hash_record_extended(pm, 2)) AS h
+    sum(hashint8extended(hash_record_extended(pm, 2), 2)) AS h
 FROM sales.payments AS pm
 JOIN analytics.fact_orders AS f ON f.order_id = pm.order_id
 GROUP BY f.order_date;

@@ -59,13 +59,15 @@ CREATE TABLE analytics.fact_shipment_days (
 );
 
 -- The day hash of the shipments: one pass over the shipments, each to its order's day through
--- fact_orders' primary key, a 64-bit hash of the whole row. A statement of its own, without the
--- config functions (not parallel safe), so it can run in parallel.
+-- fact_orders' primary key, a 64-bit hash of the whole row, mixed once more (hashint8extended) before
+-- the sum: hash_record_extended combines its columns' hashes linearly, so a plain sum over rows would
+-- not see two shipments of a day swapping a value (a courier, a date). A statement of its own,
+-- without the config functions (not parallel safe), so it can run in parallel.
 CREATE TEMP TABLE pg_temp.fact_shipment_days_hash ON COMMIT DROP AS
 SELECT
     f.order_date AS day,
     count(*) AS shipments,
-    sum(hash_record_extended(s, 3)) AS h
+    sum(hashint8extended(hash_record_extended(s, 3), 3)) AS h
 FROM sales.shipments AS s
 JOIN analytics.fact_orders AS f ON f.order_id = s.order_id
 GROUP BY f.order_date;
