@@ -27,37 +27,41 @@ WITH params AS MATERIALIZED (
         analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
 ),
 
--- The window's payments in two disjoint parts that each read only the window: payments dated in it
--- (one pass over payments, then their orders by key), and undated payments of orders dated in it
--- (the order_date index, then their payments by order_id). Joining every payment to its order
--- first and filtering on coalesce(payment_date, order_date) read both tables whole.
+-- The window's payments per mode from the payment fact analytics.fact_payment_days (payment rows per
+-- order day, order status, payment day and mode; payment_day = payment_date, or the order date for an
+-- undated payment; a NULL mode stored as 'Unknown'), plus the one case the fact cannot hold: dated
+-- payments in the window whose order has no order_date (the fact keeps the orders of fact_orders,
+-- which all have one). Reading the fact instead of the payments and their orders: 0.41 -> 0.02 s at
+-- scale 10, and the alert is evaluated three times per build (its row count, the alerts stack, the
+-- alert sync).
 window_payments AS (
     SELECT
-        coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
-        pm.amount
-    FROM sales.payments AS pm
+        f.payment_mode,
+        f.payments,
+        f.amount
+    FROM analytics.fact_payment_days AS f
     CROSS JOIN params AS p
-    JOIN sales.orders AS o ON o.order_id = pm.order_id
-    WHERE pm.payment_date > p.ref_date - p.window_days
-      AND pm.payment_date <= p.ref_date
-      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
+    WHERE f.payment_day > p.ref_date - p.window_days
+      AND f.payment_day <= p.ref_date
+      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
     UNION ALL
     SELECT
         coalesce(pm.payment_mode, 'Unknown') AS payment_mode,
+        1 AS payments,
         pm.amount
     FROM sales.orders AS o
     CROSS JOIN params AS p
     JOIN sales.payments AS pm ON pm.order_id = o.order_id
-    WHERE pm.payment_date IS NULL
-      AND o.order_date > p.ref_date - p.window_days
-      AND o.order_date <= p.ref_date
+    WHERE o.order_date IS NULL
+      AND pm.payment_date > p.ref_date - p.window_days
+      AND pm.payment_date <= p.ref_date
       AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
 ),
 
 by_mode AS (
     SELECT
         w.payment_mode,
-        count(*) AS payments,
+        sum(w.payments)::bigint AS payments,
         coalesce(sum(w.amount), 0) AS amount
     FROM window_payments AS w
     GROUP BY w.payment_mode
