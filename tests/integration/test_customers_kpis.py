@@ -38,6 +38,7 @@ from tests.kpi_support import (
     export,
     query_df,
     read_once,
+    read_sql_file,
     safe_div,
     same_value,
     snake,
@@ -47,7 +48,10 @@ from tests.kpi_support import MONEY_TOL as TOL
 
 pytestmark = pytest.mark.integration
 
+# The customer facts live with the other facts (sql/facts/); the KPI objects in sql/customers/.
+CUSTOMER_FACTS = ["fact_customer_months", "fact_customer_summary"]
 CUSTOMER_OBJECTS = [
+    "mv_customer_cohort_activity",
     "mv_customer_lifetime_value",
     "mv_customer_rfm",
     "mv_cohort_retention",
@@ -1070,10 +1074,15 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
             ),
         )  # fmt: skip
         assert kpi_conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0] == ref
-        # mv_customer_lifetime_value reads the order fact: load the changed days into it first,
-        # as a build does (its load statements, rolled back with the rest).
+        # mv_customer_lifetime_value reads the customer-month fact, built on the order fact: load
+        # their changed days and months first, as a build does (their load statements, rolled back
+        # with the rest).
         kpi_conn.execute(parse_sql_file(SQL_DIR / "facts" / "fact_orders.sql").load_sql)
+        kpi_conn.execute(parse_sql_file(FACT_FILE).load_sql)
+        kpi_conn.execute(parse_sql_file(SUMMARY_FILE).load_sql)
         for mv in (
+            "mv_customer_cohort_activity",
+            "mv_new_vs_returning_customers",
             "mv_customer_lifetime_value",
             "mv_customer_rfm",
             "mv_churn_risk",
@@ -1280,27 +1289,41 @@ def test_export_bounds_follow_config(kpi_conn, src):
 # The SQL files and the configuration (no database needed)
 # --------------------------------------------------------------------------------------------------
 
-SQL_FILES = [SQL_DIR / "customers" / f"{o}.sql" for o in CUSTOMER_OBJECTS] + [
-    SQL_DIR / "exports" / f"{f}.sql" for f in EXPORTS
-]
+SQL_FILES = (
+    [SQL_DIR / "facts" / f"{o}.sql" for o in CUSTOMER_FACTS]
+    + [SQL_DIR / "customers" / f"{o}.sql" for o in CUSTOMER_OBJECTS]
+    + [SQL_DIR / "exports" / f"{f}.sql" for f in EXPORTS]
+)
 
 
 def test_every_customers_file_is_tested():
     on_disk = {p.stem for p in (SQL_DIR / "customers").glob("*.sql")}
     on_disk |= {p.stem for p in (SQL_DIR / "exports").glob("fn_export_customers_*.sql")}
-    assert on_disk == set(CUSTOMER_OBJECTS) | set(EXPORTS)
+    on_disk |= {p.stem for p in (SQL_DIR / "facts").glob("fact_customer_*.sql")}
+    assert on_disk == set(CUSTOMER_FACTS) | set(CUSTOMER_OBJECTS) | set(EXPORTS)
 
 
 @pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: p.stem)
 def test_sql_file_conventions(path: Path):
-    text, header = check_sql_file(path)
+    if path.stem.startswith("fact_"):
+        # A fact table: its DDL, then its load statements (kind fact_table, checked below).
+        text, header = read_sql_file(path)
+        assert header[0].startswith(f"-- analytics.{path.stem}")
+        assert f"CREATE TABLE analytics.{path.stem} (" in text
+        assert parse_sql_file(path).kind == "fact_table"
+    else:
+        text, header = check_sql_file(path)
     assert_header_fields(header)
     # Every "-- KPI" line is parsed as a KPI (one KPI per line), none leaks into the description.
     parsed = parse_sql_file(path)
     kpi_lines = [line for line in header if line.startswith("-- KPI ")]
     assert len(parsed.kpis) == len(kpi_lines), "a KPI line does not parse as '-- KPI name: formula'"
     assert "KPI " not in parsed.description
-    assert parsed.field("owner") == "Customer analytics" and parsed.field("refresh") == "daily"
+    assert parsed.field("owner") == "Customer analytics"
+    # A fact says how it is loaded: "daily, incremental by ...".
+    assert parsed.field("refresh") == "daily" or (
+        parsed.kind == "fact_table" and parsed.field("refresh").startswith("daily, incremental")
+    )
     lowered = text.lower()
     assert "current_date" not in lowered and "now()" not in lowered, "wall clock in a KPI"
     if "fn_config_" in text:
@@ -1319,3 +1342,446 @@ def test_customers_config_keys_defined_and_read():
     assert read_anywhere <= defined, f"read but not defined: {sorted(read_anywhere - defined)}"
     assert defined <= read, f"defined but never read: {sorted(defined - read)}"
     assert "customers.churn_days_platinum" in defined and "customers.churn_days_gold" in defined
+
+
+# --------------------------------------------------------------------------------------------------
+# The customer-month fact (analytics.fact_customer_months) and the objects that read it
+# --------------------------------------------------------------------------------------------------
+
+FACT = "fact_customer_months"
+FACT_FILE = SQL_DIR / "facts" / f"{FACT}.sql"
+FACT_KEY = ["month_start", "cust_id"]
+FACT_VALUES = ["orders", "revenue", "refunds", "first_order_date", "last_order_date"]
+SUMMARY = "fact_customer_summary"
+SUMMARY_FILE = SQL_DIR / "facts" / f"{SUMMARY}.sql"
+SUMMARY_VALUES = [*FACT_VALUES, "first_month"]
+FACTS = (FACT, SUMMARY)
+# The objects that read the fact (their former definitions aggregated every order themselves).
+FACT_READERS = (
+    "mv_customer_cohort_activity",
+    "mv_customer_lifetime_value",
+    "mv_cohort_retention",
+    "mv_new_vs_returning_customers",
+    "mv_monthly_sales_dashboard",
+)
+
+# Straight from the source tables (sales.orders, sales.returns), as the readers computed them before
+# the fact: one query per reader, the columns the fact feeds, for the rows with sales orders.
+_DIRECT_BASE = """
+WITH p AS MATERIALIZED (
+    SELECT analytics.fn_reference_date() AS ref_date,
+           analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded,
+           analytics.fn_config_int('customers.cohort_max_months') AS max_months
+),
+refund AS (SELECT order_id, sum(refund_amount) AS refund FROM sales.returns GROUP BY order_id),
+so AS (
+    SELECT o.order_id, o.cust_id, o.order_date, date_trunc('month', o.order_date)::date AS m,
+           o.total_amount, r.refund
+      FROM sales.orders AS o CROSS JOIN p LEFT JOIN refund AS r ON r.order_id = o.order_id
+     WHERE o.order_date <= p.ref_date AND NOT coalesce(o.order_status = ANY (p.excluded), false)
+),
+f AS (SELECT cust_id, min(m) AS c FROM so WHERE cust_id IS NOT NULL GROUP BY cust_id)
+"""
+DIRECT: dict[str, tuple[str, str]] = {
+    FACT: (
+        """SELECT so.m AS month_start, so.cust_id, count(*)::int AS orders,
+                  sum(so.total_amount) AS revenue, coalesce(sum(so.refund), 0) AS refunds,
+                  min(so.order_date) AS first_order_date, max(so.order_date) AS last_order_date
+             FROM so WHERE so.cust_id IS NOT NULL GROUP BY so.m, so.cust_id""",
+        f"SELECT month_start, cust_id, {', '.join(FACT_VALUES)} FROM analytics.{FACT}",
+    ),
+    SUMMARY: (
+        """SELECT so.cust_id, count(*) AS orders, sum(so.total_amount) AS revenue,
+                  coalesce(sum(so.refund), 0) AS refunds, min(so.order_date) AS first_order_date,
+                  max(so.order_date) AS last_order_date, min(so.m) AS first_month
+             FROM so WHERE so.cust_id IS NOT NULL GROUP BY so.cust_id""",
+        f"SELECT cust_id, {', '.join(SUMMARY_VALUES)} FROM analytics.{SUMMARY}",
+    ),
+    "mv_customer_cohort_activity": (
+        """SELECT f.c AS cohort_month, so.m AS activity_month,
+                  count(DISTINCT so.cust_id) AS customers, count(*) AS orders,
+                  sum(so.total_amount) AS revenue, coalesce(sum(so.refund), 0) AS refunds
+             FROM so JOIN f ON f.cust_id = so.cust_id GROUP BY f.c, so.m""",
+        """SELECT cohort_month, activity_month, customers, orders, revenue, refunds
+             FROM analytics.mv_customer_cohort_activity""",
+    ),
+    "mv_customer_lifetime_value": (
+        """SELECT so.cust_id, count(*) AS orders, coalesce(sum(so.total_amount), 0) AS revenue,
+                  coalesce(sum(so.refund), 0) AS refunds, min(so.order_date) AS first_order_date,
+                  max(so.order_date) AS last_order_date
+             FROM so WHERE so.cust_id IS NOT NULL GROUP BY so.cust_id""",
+        """SELECT cust_id, orders, revenue, refunds, first_order_date, last_order_date
+             FROM analytics.mv_customer_lifetime_value WHERE orders > 0""",
+    ),
+    "mv_cohort_retention": (
+        """SELECT f.c AS cohort_month, so.m AS activity_month,
+                  (SELECT count(*) FROM f AS f2 WHERE f2.c = f.c) AS cohort_size,
+                  count(DISTINCT so.cust_id) AS active_customers, count(*) AS orders,
+                  coalesce(sum(so.total_amount), 0) AS revenue
+             FROM so JOIN f ON f.cust_id = so.cust_id CROSS JOIN p
+            WHERE so.m <= f.c + make_interval(months => p.max_months)
+            GROUP BY f.c, so.m""",
+        """SELECT cohort_month, activity_month, cohort_size, active_customers, orders, revenue
+             FROM analytics.mv_cohort_retention WHERE active_customers > 0""",
+    ),
+    "mv_new_vs_returning_customers": (
+        """SELECT so.m AS month_start,
+                  count(DISTINCT so.cust_id) FILTER (WHERE f.c = so.m) AS new_customers,
+                  count(DISTINCT so.cust_id) FILTER (WHERE f.c < so.m) AS returning_customers,
+                  count(*) FILTER (WHERE f.c = so.m) AS new_customer_orders,
+                  count(*) FILTER (WHERE f.c < so.m) AS returning_customer_orders,
+                  coalesce(sum(so.total_amount) FILTER (WHERE f.c = so.m), 0)
+                      AS new_customer_revenue,
+                  coalesce(sum(so.total_amount) FILTER (WHERE f.c < so.m), 0)
+                      AS returning_customer_revenue
+             FROM so JOIN f ON f.cust_id = so.cust_id GROUP BY so.m""",
+        """SELECT month_start, new_customers, returning_customers, new_customer_orders,
+                  returning_customer_orders, new_customer_revenue, returning_customer_revenue
+             FROM analytics.mv_new_vs_returning_customers WHERE active_customers > 0""",
+    ),
+    "mv_monthly_sales_dashboard": (
+        """SELECT so.m AS month_start, count(*) AS orders, count(DISTINCT so.cust_id) AS customers,
+                  count(DISTINCT so.cust_id) FILTER (WHERE f.c = so.m) AS new_customers,
+                  count(DISTINCT so.cust_id) FILTER (WHERE f.c < so.m) AS returning_customers,
+                  coalesce(sum(so.total_amount), 0) AS revenue,
+                  coalesce(sum(so.refund), 0) AS refunds
+             FROM so LEFT JOIN f ON f.cust_id = so.cust_id GROUP BY so.m""",
+        """SELECT month_start, orders, customers, new_customers, returning_customers, revenue,
+                  refunds
+             FROM analytics.mv_monthly_sales_dashboard WHERE orders > 0""",
+    ),
+}
+
+
+def assert_equal_to_direct(
+    conn: psycopg.Connection, names: tuple[str, ...] = (*FACTS, *FACT_READERS)
+):
+    """Each object's rows EXCEPT ALL its direct computation from the source, both ways, are empty
+    (values compared exactly: numeric equality, NULL = NULL)."""
+    for name in names:
+        direct, stored = DIRECT[name]
+        for a, b in ((direct, stored), (stored, direct)):
+            diff = conn.execute(
+                f"{_DIRECT_BASE} SELECT count(*) FROM (({a}) EXCEPT ALL ({b})) AS d"
+            ).fetchone()[0]
+            assert diff == 0, f"{name}: {diff} rows differ from the direct computation"
+        assert conn.execute(f"{_DIRECT_BASE} SELECT count(*) FROM ({direct}) AS d").fetchone()[0]
+
+
+def expected_customer_months(s: Source) -> pd.DataFrame:
+    so = s.sales_orders[s.sales_orders["cust_id"].notna()].copy()
+    refunds = s.returns.groupby("order_id")["refund_amount"].sum()
+    so["refund"] = so["order_id"].map(refunds).fillna(0.0)
+    so["month_start"] = so["order_date"].dt.to_period("M").dt.to_timestamp()
+    return (
+        so.groupby(["month_start", "cust_id"])
+        .agg(
+            orders=("order_id", "size"),
+            revenue=("total_amount", "sum"),
+            refunds=("refund", "sum"),
+            first_order_date=("order_date", "min"),
+            last_order_date=("order_date", "max"),
+        )
+        .reset_index()
+    )
+
+
+def test_customer_month_fact(kpi_conn, src):
+    actual = view(kpi_conn, FACT)
+    assert_matches(
+        actual,
+        expected_customer_months(src),
+        FACT_KEY,
+        exact=["orders"],
+        money=["revenue", "refunds"],
+        other=["first_order_date", "last_order_date"],
+        label=FACT,
+    )
+    assert (actual["last_order_date"] <= src.ref_date).all()
+    # One partition row per month with an order day up to the reference date, with its row count.
+    parts = query_df(
+        kpi_conn,
+        "SELECT partition_date AS month_start, row_count FROM analytics.fact_partitions"
+        " WHERE fact_name = %s",
+        (FACT,),
+    ).set_index("month_start")["row_count"]
+    days = src.orders["order_date"].dropna()
+    months = set(days[days <= src.ref_date].dt.to_period("M").dt.to_timestamp())
+    assert set(parts.index) == months
+    counts = actual.groupby("month_start").size()
+    assert (parts == counts.reindex(parts.index).fillna(0)).all()
+
+
+def test_customer_summary_fact(kpi_conn, src):
+    months = expected_customer_months(src)
+    expected = (
+        months.groupby("cust_id")
+        .agg(
+            orders=("orders", "sum"),
+            revenue=("revenue", "sum"),
+            refunds=("refunds", "sum"),
+            first_order_date=("first_order_date", "min"),
+            last_order_date=("last_order_date", "max"),
+            first_month=("month_start", "min"),
+        )
+        .reset_index()
+    )
+    actual = view(kpi_conn, SUMMARY)
+    assert_matches(
+        actual,
+        expected,
+        ["cust_id"],
+        exact=["orders"],
+        money=["revenue", "refunds"],
+        other=["first_order_date", "last_order_date", "first_month"],
+        label=SUMMARY,
+    )
+    # One row per buyer (a customer with a sales order up to the reference date), no one else.
+    assert len(actual) == src.sales_orders["cust_id"].dropna().nunique()
+
+    # It has taken in exactly the months fact_customer_months holds.
+    def months_of(fact: str) -> set[dt.date]:
+        return {
+            r[0]
+            for r in kpi_conn.execute(
+                "SELECT partition_date FROM analytics.fact_partitions WHERE fact_name = %s",
+                (fact,),
+            )
+        }
+
+    assert months_of(SUMMARY) == months_of(FACT) != set()
+
+
+def test_customer_cohort_activity(kpi_conn, src):
+    months = expected_customer_months(src)
+    months["cohort_month"] = months["cust_id"].map(months.groupby("cust_id")["month_start"].min())
+    expected = (
+        months.groupby(["cohort_month", "month_start"])
+        .agg(
+            customers=("cust_id", "nunique"),
+            orders=("orders", "sum"),
+            revenue=("revenue", "sum"),
+            refunds=("refunds", "sum"),
+        )
+        .reset_index()
+        .rename(columns={"month_start": "activity_month"})
+    )
+    actual = view(kpi_conn, "mv_customer_cohort_activity")
+    assert_matches(
+        actual,
+        expected,
+        ["cohort_month", "activity_month"],
+        exact=["customers", "orders"],
+        money=["revenue", "refunds"],
+        label="mv_customer_cohort_activity",
+    )
+    # Each cohort's first month holds all of it; no activity before the cohort or after the reference.
+    first = actual[actual["activity_month"] == actual["cohort_month"]]
+    assert first["customers"].sum() == src.sales_orders["cust_id"].dropna().nunique()
+    assert (actual["activity_month"] >= actual["cohort_month"]).all()
+    assert (actual["activity_month"] <= src.ref_date).all()
+
+
+def test_fact_readers_equal_their_direct_definitions(kpi_conn):
+    """The two facts and the four objects that read them give exactly the rows their former
+    definitions (every order aggregated straight from sales.orders and sales.returns) give."""
+    assert_equal_to_direct(kpi_conn)
+
+
+def _build_fact_and_readers(conn: psycopg.Connection) -> dict[str, str]:
+    from retailmart_dagster.assets.builder import SqlBuilder, topological_order
+    from retailmart_dagster.assets.sql_assets import _config_hook, load_sql_objects
+
+    objects = load_sql_objects()
+    builder = SqlBuilder(objects, post_hooks={"config": _config_hook})
+    wanted = {"fact_orders", *FACTS, *FACT_READERS}
+    actions = {}
+    for obj in topological_order(objects):
+        if obj.group == "setup" or obj.name in wanted:
+            actions[obj.name] = builder.build(conn, obj, run_id="test-customer-months").action
+    conn.execute("RESET ROLE")  # setup may switch to the pipeline role; the test edits the source
+    conn.commit()
+    return actions
+
+
+def _fact_rows(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        f"SELECT month_start, cust_id, {', '.join(FACT_VALUES)} FROM analytics.{FACT}"
+        " ORDER BY month_start, cust_id"
+    ).fetchall()
+
+
+def _reloaded_months(
+    conn: psycopg.Connection, since: dt.datetime, fact: str = FACT
+) -> set[dt.date]:
+    rows = conn.execute(
+        "SELECT partition_date FROM analytics.fact_partitions"
+        " WHERE fact_name = %s AND loaded_at >= %s",
+        (fact, since),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _summary_rows(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        f"SELECT cust_id, {', '.join(SUMMARY_VALUES)} FROM analytics.{SUMMARY} ORDER BY cust_id"
+    ).fetchall()
+
+
+def _clock(conn: psycopg.Connection) -> dt.datetime:
+    t = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+    conn.commit()
+    return t
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _delete_orders(conn: psycopg.Connection, ids: list[int]) -> None:
+    for table in ("sales.returns", "sales.payments", "sales.shipments", "sales.order_items"):
+        conn.execute(f"DELETE FROM {table} WHERE order_id = ANY(%s)", (ids,))
+    conn.execute("DELETE FROM sales.orders WHERE order_id = ANY(%s)", (ids,))
+
+
+def test_customer_facts_incremental_equals_full(new_database) -> None:  # noqa: ANN001
+    """Only the months whose order days changed are reloaded (and only the customers with a row in
+    them before or after are recomputed), and after an appended day, a status change to an excluded
+    status, a deleted order (a customer's only order of its month), a customer's only order deleted,
+    a new return, an order dated after the wall clock, a month that vanished and a config change,
+    both facts and their readers equal a computation from scratch; re-created facts hold the same
+    rows as the incrementally loaded ones."""
+    from benchmarks.append_day import append_day
+    from retailmart_dagster.generate import generate
+
+    end = dt.date(2025, 10, 1)
+    url = new_database("customer_months")
+    with psycopg.connect(url) as conn:
+        generate(conn, scale=0.02, seed=11, end_date=end)
+        actions = _build_fact_and_readers(conn)
+        assert {actions[f] for f in FACTS} == {"create"}
+        assert_equal_to_direct(conn)
+
+        # Nothing changed: nothing reloaded (fact_orders reloads its last days, same fingerprints).
+        t0 = _clock(conn)
+        actions = _build_fact_and_readers(conn)
+        assert {actions[f] for f in FACTS} == {"incremental_load"}
+        assert _reloaded_months(conn, t0) == _reloaded_months(conn, t0, SUMMARY) == set()
+        assert_equal_to_direct(conn)
+
+        # A new day; old orders: one Cancelled (excluded), one deleted that was its customer's only
+        # order of the month (the customer has others), the only order of a one-order customer
+        # deleted, one with a new return; and an order dated after the wall clock (after the
+        # reference date: never counted).
+        appended = append_day(conn, seed=11)
+        sales = (
+            "SELECT o.order_id, o.order_date, o.cust_id FROM sales.orders o"
+            " WHERE o.order_date < %s AND o.order_status <> 'Cancelled' AND o.cust_id IS NOT NULL"
+        )
+        before = (end - dt.timedelta(days=120),)
+        with conn.transaction():
+            cancel_id, cancel_day, _ = conn.execute(
+                sales + " ORDER BY o.order_id LIMIT 1", before
+            ).fetchone()
+            gone_id, gone_day, gone_cust = conn.execute(
+                sales + " AND o.order_id > %s AND (SELECT count(*) FROM sales.orders x"
+                " WHERE x.cust_id = o.cust_id AND x.order_status <> 'Cancelled') > 2"
+                " AND NOT EXISTS (SELECT 1 FROM sales.orders x WHERE x.cust_id = o.cust_id"
+                " AND x.order_id <> o.order_id"
+                " AND date_trunc('month', x.order_date) = date_trunc('month', o.order_date))"
+                " ORDER BY o.order_id LIMIT 1",
+                (*before, cancel_id),
+            ).fetchone()
+            single_id, single_day, single_cust = conn.execute(
+                sales + " AND o.cust_id <> %s AND (SELECT count(*) FROM sales.orders x"
+                " WHERE x.cust_id = o.cust_id) = 1 ORDER BY o.order_id LIMIT 1",
+                (*before, gone_cust),
+            ).fetchone()
+            return_id, return_day, _ = conn.execute(
+                sales + " AND o.order_id NOT IN (%s, %s, %s) ORDER BY o.order_id DESC LIMIT 1",
+                (*before, cancel_id, gone_id, single_id),
+            ).fetchone()
+            conn.execute(
+                "UPDATE sales.orders SET order_status = 'Cancelled' WHERE order_id = %s",
+                (cancel_id,),
+            )
+            _delete_orders(conn, [gone_id, single_id])
+            conn.execute(
+                "INSERT INTO sales.returns (return_id, order_id, prod_id, return_date, reason,"
+                " refund_amount) SELECT (SELECT max(return_id) + 1 FROM sales.returns), %s,"
+                " oi.prod_id, %s, 'Damaged', 12.34 FROM sales.order_items oi"
+                " WHERE oi.order_id = %s ORDER BY oi.order_item_id LIMIT 1",
+                (return_id, end, return_id),
+            )
+            conn.execute(
+                "INSERT INTO sales.orders (order_id, cust_id, store_id, order_date, order_status,"
+                " total_amount) SELECT max(order_id) + 1, min(cust_id), min(store_id),"
+                " '2099-01-15', 'Delivered', 5000.00 FROM sales.orders"
+            )
+        t1 = _clock(conn)
+        actions = _build_fact_and_readers(conn)
+        assert {actions[f] for f in FACTS} == {"incremental_load"}
+        assert conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0] == appended.day
+        changed = {_month(d) for d in (appended.day, cancel_day, gone_day, single_day, return_day)}
+        assert _reloaded_months(conn, t1) == _reloaded_months(conn, t1, SUMMARY) == changed
+        assert_equal_to_direct(conn)
+        assert not conn.execute(
+            f"SELECT 1 FROM analytics.{SUMMARY} WHERE cust_id = %s", (single_cust,)
+        ).fetchone()
+
+        # A month whose orders all vanished: its rows and its partition rows are deleted.
+        first = conn.execute(f"SELECT min(month_start) FROM analytics.{FACT}").fetchone()[0]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT order_id FROM sales.orders WHERE date_trunc('month', order_date) = %s",
+                (first,),
+            ).fetchall()
+        ]
+        with conn.transaction():
+            _delete_orders(conn, ids)
+        t2 = _clock(conn)
+        _build_fact_and_readers(conn)
+        assert _reloaded_months(conn, t2) == _reloaded_months(conn, t2, SUMMARY) == set()
+        assert not conn.execute(
+            f"SELECT 1 FROM analytics.{FACT} WHERE month_start = %s", (first,)
+        ).fetchone()
+        assert not conn.execute(
+            "SELECT 1 FROM analytics.fact_partitions WHERE fact_name = ANY(%s)"
+            " AND partition_date = %s",
+            (list(FACTS), first),
+        ).fetchone()
+        assert_equal_to_direct(conn)
+
+        # A config change (another excluded status) reloads every month; and back again.
+        months = {r[0] for r in conn.execute(f"SELECT DISTINCT month_start FROM analytics.{FACT}")}
+        loads = [parse_sql_file(f).load_sql for f in (FACT_FILE, SUMMARY_FILE)]
+        for value in ('["Cancelled", "Returned"]', '["Cancelled"]'):
+            t3 = _clock(conn)
+            with conn.transaction():
+                conn.execute(
+                    "UPDATE analytics.config SET value = %s::jsonb"
+                    " WHERE key = 'sales.excluded_order_statuses'",
+                    (value,),
+                )
+                for load in loads:
+                    conn.execute(load)
+                assert _reloaded_months(conn, t3) == months
+                assert _reloaded_months(conn, t3, SUMMARY) == months
+                assert_equal_to_direct(conn, FACTS)
+        incremental = _fact_rows(conn), _summary_rows(conn)
+
+        # Re-created from scratch (their definitions changed): the same rows.
+        for recreated in ((SUMMARY,), FACTS):
+            conn.execute(
+                "UPDATE analytics.object_registry SET code_version = 'old'"
+                " WHERE object_name = ANY(%s)",
+                (list(recreated),),
+            )
+            for fact in recreated:
+                conn.execute(f"DELETE FROM analytics.{fact} WHERE cust_id % 2 = 0")
+            conn.commit()
+            actions = _build_fact_and_readers(conn)
+            assert {actions[f] for f in recreated} == {"recreate"}
+            assert (_fact_rows(conn), _summary_rows(conn)) == incremental
+            assert_equal_to_direct(conn)

@@ -7,6 +7,8 @@
 -- months inside the range without activity are rows of zeros. The reference month is flagged
 -- is_partial_month when the reference date is not its last day. The data has no history before its
 -- first order date, so the first cohort(s) also hold customers who had bought before (left-censored).
+-- Read from analytics.mv_customer_cohort_activity (customers, orders and revenue per cohort and
+-- activity month, computed once from the customer facts): no scan of every order, no distinct count.
 -- Question: Of the customers who first bought in a month, how many buy again in each following month?
 -- Owner: Customer analytics
 -- Refresh: daily
@@ -19,37 +21,16 @@ CREATE MATERIALIZED VIEW analytics.mv_cohort_retention AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
         analytics.fn_config_int('customers.cohort_max_months') AS max_months
 ),
 
-sales_orders AS (
-    SELECT
-        o.order_id,
-        o.cust_id,
-        date_trunc('month', o.order_date)::date AS order_month,
-        o.total_amount
-    FROM sales.orders AS o
-    CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
-      AND o.cust_id IS NOT NULL
-      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
-),
-
-first_month AS (
-    SELECT
-        so.cust_id,
-        min(so.order_month) AS cohort_month
-    FROM sales_orders AS so
-    GROUP BY so.cust_id
-),
-
 cohorts AS (
+    -- every buyer is active in their first month: the cohort's row of that month holds all of it
     SELECT
-        f.cohort_month,
-        count(*) AS cohort_size
-    FROM first_month AS f
-    GROUP BY f.cohort_month
+        a.cohort_month,
+        a.customers AS cohort_size
+    FROM analytics.mv_customer_cohort_activity AS a
+    WHERE a.activity_month = a.cohort_month
 ),
 
 grid AS (
@@ -66,14 +47,12 @@ grid AS (
 
 activity AS (
     SELECT
-        f.cohort_month,
-        so.order_month AS activity_month,
-        count(DISTINCT so.cust_id) AS active_customers,
-        count(*) AS orders,
-        coalesce(sum(so.total_amount), 0) AS revenue
-    FROM sales_orders AS so
-    JOIN first_month AS f ON f.cust_id = so.cust_id
-    GROUP BY f.cohort_month, so.order_month
+        a.cohort_month,
+        a.activity_month,
+        a.customers AS active_customers,
+        a.orders,
+        coalesce(a.revenue, 0) AS revenue
+    FROM analytics.mv_customer_cohort_activity AS a
 )
 
 SELECT

@@ -2,9 +2,10 @@
 -- One row per customer of customers.customers (every customer exactly once, buyers or not), as of the
 -- reference date (analytics.fn_reference_date()). Sales orders = orders whose order_status is not in
 -- config sales.excluded_order_statuses, dated on or before the reference date. Orders and refunds are
--- read from the order-grain fact analytics.fact_orders (one row per order with the sum of its returns'
--- refund_amount, so one scan and no join to sales.returns); orders with refunds, reviews and loyalty
--- points are each aggregated per customer in their own CTE and joined only after (no fan-out).
+-- read from analytics.fact_customer_summary (one row per buyer with those orders already counted
+-- and summed at order grain, their returns' refund_amount included, kept up to date incrementally:
+-- no scan of every order, no join to sales.returns, no aggregation here); reviews are aggregated per
+-- customer in their own CTE, and each source is joined only after aggregating (no fan-out).
 -- Customers without sales orders are kept with status 'Never Purchased', tier 'No Purchase'
 -- and zero orders/revenue. A customer's location and demographics are those of customers.customers.
 -- Question: How much has each customer bought, how recently, and which value tier and status do they have?
@@ -35,7 +36,6 @@ CREATE MATERIALIZED VIEW analytics.mv_customer_lifetime_value AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
         analytics.fn_config_numeric('customers.tier_platinum_min_revenue') AS platinum_min,
         analytics.fn_config_numeric('customers.tier_gold_min_revenue') AS gold_min,
         analytics.fn_config_numeric('customers.tier_silver_min_revenue') AS silver_min,
@@ -67,21 +67,22 @@ age_groups AS (
     FROM age_bands AS ab
 ),
 
-orders_by_customer AS (
-    -- order grain: fact_orders has one row per order, its refunds already summed per order
+-- Each age that can fall in a band (from the lowest bound to customers.age_max_plausible) with its
+-- band, by the band condition itself: customers are then joined on age = age (a hash join) instead
+-- of testing every band for every customer (a nested loop).
+age_lookup AS (
     SELECT
-        f.cust_id,
-        count(*) AS orders,
-        coalesce(sum(f.total_amount), 0) AS revenue,
-        coalesce(sum(f.refund_amount), 0) AS refunds,
-        min(f.order_date) AS first_order_date,
-        max(f.order_date) AS last_order_date
-    FROM analytics.fact_orders AS f
-    CROSS JOIN params AS p
-    WHERE f.order_date <= p.ref_date
-      AND f.cust_id IS NOT NULL
-      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
-    GROUP BY f.cust_id
+        a.age,
+        ag.band_order,
+        ag.age_group
+    FROM params AS p
+    CROSS JOIN LATERAL generate_series(
+        (SELECT min(b.lower_bound) FROM age_groups AS b), p.age_max_plausible
+    ) AS a (age)
+    JOIN age_groups AS ag
+        ON a.age >= ag.lower_bound
+       AND (ag.next_bound IS NULL OR a.age < ag.next_bound)
+       AND a.age <= p.age_max_plausible
 ),
 
 reviews_by_customer AS (
@@ -118,7 +119,7 @@ customer_base AS (
         rv.avg_rating_given
     FROM customers.customers AS c
     CROSS JOIN params AS p
-    LEFT JOIN orders_by_customer AS o ON o.cust_id = c.cust_id
+    LEFT JOIN analytics.fact_customer_summary AS o ON o.cust_id = c.cust_id
     LEFT JOIN customers.loyalty_points AS lp ON lp.cust_id = c.cust_id
     LEFT JOIN reviews_by_customer AS rv ON rv.cust_id = c.cust_id
 )
@@ -194,9 +195,6 @@ SELECT
     p.ref_date AS reference_date
 FROM customer_base AS cb
 CROSS JOIN params AS p
-LEFT JOIN age_groups AS ag
-    ON cb.age >= ag.lower_bound
-   AND (ag.next_bound IS NULL OR cb.age < ag.next_bound)
-   AND cb.age <= p.age_max_plausible;
+LEFT JOIN age_lookup AS ag ON ag.age = cb.age;
 
 CREATE UNIQUE INDEX ux_mv_customer_lifetime_value ON analytics.mv_customer_lifetime_value (cust_id);

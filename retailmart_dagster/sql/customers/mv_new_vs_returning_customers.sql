@@ -6,6 +6,8 @@
 -- A customer is NEW in the month of their first sales order (over all history): all their orders of
 -- that month count as new-customer orders. In a later month they are RETURNING. The data has no
 -- history before its first order date, so the first months overstate new customers (left-censored).
+-- Read from analytics.mv_customer_cohort_activity (customers, orders and revenue per cohort and
+-- activity month, computed once from the customer facts): no scan of every order, no distinct count.
 -- Materialized because the export fn_export_customers_new_vs_returning reads it: computed once per
 -- build, the export reads stored rows.
 -- Question: How many customers each month are first-time buyers and how many come back, and what do they spend?
@@ -24,57 +26,37 @@
 -- KPI returning_customer_aov: returning_customer_revenue / returning_customer_orders (NULL without orders)
 CREATE MATERIALIZED VIEW analytics.mv_new_vs_returning_customers AS
 WITH params AS MATERIALIZED (
-    SELECT
-        analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
-),
-
-sales_orders AS (
-    SELECT
-        o.order_id,
-        o.cust_id,
-        date_trunc('month', o.order_date)::date AS order_month,
-        o.total_amount
-    FROM sales.orders AS o
-    CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
-      AND o.cust_id IS NOT NULL
-      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
-),
-
-first_month AS (
-    SELECT
-        so.cust_id,
-        min(so.order_month) AS first_month
-    FROM sales_orders AS so
-    GROUP BY so.cust_id
+    SELECT analytics.fn_reference_date() AS ref_date
 ),
 
 months AS (
     SELECT gs.month::date AS month_start
     FROM params AS p
     CROSS JOIN LATERAL generate_series(
-        (SELECT min(so.order_month) FROM sales_orders AS so),
+        (SELECT min(a.activity_month) FROM analytics.mv_customer_cohort_activity AS a),
         date_trunc('month', p.ref_date),
         interval '1 month'
     ) AS gs (month)
 ),
 
 by_month AS (
+    -- a month's new customers are its own cohort, the returning ones the earlier cohorts active in it
     SELECT
-        so.order_month,
-        count(DISTINCT so.cust_id) FILTER (WHERE f.first_month = so.order_month) AS new_customers,
-        count(DISTINCT so.cust_id) FILTER (WHERE f.first_month < so.order_month)
+        a.activity_month AS order_month,
+        coalesce(sum(a.customers) FILTER (WHERE a.cohort_month = a.activity_month), 0)::bigint
+            AS new_customers,
+        coalesce(sum(a.customers) FILTER (WHERE a.cohort_month < a.activity_month), 0)::bigint
             AS returning_customers,
-        count(*) FILTER (WHERE f.first_month = so.order_month) AS new_customer_orders,
-        count(*) FILTER (WHERE f.first_month < so.order_month) AS returning_customer_orders,
-        coalesce(sum(so.total_amount) FILTER (WHERE f.first_month = so.order_month), 0)
+        coalesce(sum(a.orders) FILTER (WHERE a.cohort_month = a.activity_month), 0)::bigint
+            AS new_customer_orders,
+        coalesce(sum(a.orders) FILTER (WHERE a.cohort_month < a.activity_month), 0)::bigint
+            AS returning_customer_orders,
+        coalesce(sum(a.revenue) FILTER (WHERE a.cohort_month = a.activity_month), 0)
             AS new_customer_revenue,
-        coalesce(sum(so.total_amount) FILTER (WHERE f.first_month < so.order_month), 0)
+        coalesce(sum(a.revenue) FILTER (WHERE a.cohort_month < a.activity_month), 0)
             AS returning_customer_revenue
-    FROM sales_orders AS so
-    JOIN first_month AS f ON f.cust_id = so.cust_id
-    GROUP BY so.order_month
+    FROM analytics.mv_customer_cohort_activity AS a
+    GROUP BY a.activity_month
 ),
 
 monthly AS (

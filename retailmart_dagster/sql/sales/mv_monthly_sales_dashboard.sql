@@ -4,9 +4,11 @@
 -- Sales orders = orders whose order_status is not in config sales.excluded_order_statuses, dated on or
 -- before the reference date. Growth compares months matched by DATE (month_start - 1 month,
 -- month_start - 1 year), never by row offset. The reference month is flagged is_partial_month when
--- the reference date is not its last day. Orders and their refunds (per order) are read from
--- analytics.fact_orders, so refunds need no join to sales.returns; orders, customers, the new and
--- returning mix, revenue and refunds are aggregated in one pass (one sort by month and customer).
+-- the reference date is not its last day. Orders, revenue and refunds of customers' sales orders, and
+-- the customer counts (new, returning), are read from analytics.mv_customer_cohort_activity (per
+-- first-order month and activity month, computed once from the customer facts): no scan of every
+-- order, no distinct count; sales orders without a customer (not in those facts) are added from
+-- analytics.fact_orders (in orders, revenue and refunds only).
 -- KPI orders: count(*) of sales orders dated in the month
 -- KPI customers: count(DISTINCT cust_id) of sales orders dated in the month
 -- KPI new_customers: customers whose FIRST sales order (over all history) is dated in the month
@@ -53,40 +55,48 @@ months AS (
     ) AS gs (month)
 ),
 
-sales_orders AS (
+customer_months AS (
+    -- a month's customers are the cohorts active in it: new = its own cohort, returning = earlier ones
     SELECT
-        f.order_id,
-        f.cust_id,
-        f.order_date,
-        date_trunc('month', f.order_date)::date AS month_start,
-        f.total_amount,
-        f.refund_amount
-    FROM analytics.fact_orders AS f
-    CROSS JOIN bounds AS b
-    WHERE f.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
+        a.activity_month AS month_start,
+        sum(a.orders)::bigint AS orders,
+        sum(a.customers)::bigint AS customers,
+        coalesce(sum(a.customers) FILTER (WHERE a.cohort_month = a.activity_month), 0)::bigint
+            AS new_customers,
+        coalesce(sum(a.customers) FILTER (WHERE a.cohort_month < a.activity_month), 0)::bigint
+            AS returning_customers,
+        sum(a.revenue) AS revenue,
+        sum(a.refunds) AS refunds
+    FROM analytics.mv_customer_cohort_activity AS a
+    GROUP BY a.activity_month
 ),
 
-first_order_month AS (
+orders_without_customer AS (
+    -- sales orders without cust_id: in orders, revenue and refunds, not in the customer counts
     SELECT
-        so.cust_id,
-        min(so.month_start) AS first_month
-    FROM sales_orders AS so
-    GROUP BY so.cust_id
+        date_trunc('month', f.order_date)::date AS month_start,
+        count(*) AS orders,
+        sum(f.total_amount) AS revenue,
+        sum(f.refund_amount) AS refunds
+    FROM analytics.fact_orders AS f
+    CROSS JOIN bounds AS b
+    WHERE f.cust_id IS NULL
+      AND f.order_date BETWEEN b.first_date AND b.ref_date
+      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
+    GROUP BY date_trunc('month', f.order_date)::date
 ),
 
 orders_by_month AS (
     SELECT
-        so.month_start,
-        count(*) AS orders,
-        count(DISTINCT so.cust_id) AS customers,
-        count(DISTINCT so.cust_id) FILTER (WHERE f.first_month = so.month_start) AS new_customers,
-        count(DISTINCT so.cust_id) FILTER (WHERE f.first_month < so.month_start) AS returning_customers,
-        coalesce(sum(so.total_amount), 0) AS revenue,
-        coalesce(sum(so.refund_amount), 0) AS refunds
-    FROM sales_orders AS so
-    LEFT JOIN first_order_month AS f ON f.cust_id = so.cust_id
-    GROUP BY so.month_start
+        coalesce(c.month_start, n.month_start) AS month_start,
+        coalesce(c.orders, 0) + coalesce(n.orders, 0) AS orders,
+        coalesce(c.customers, 0) AS customers,
+        coalesce(c.new_customers, 0) AS new_customers,
+        coalesce(c.returning_customers, 0) AS returning_customers,
+        coalesce(c.revenue, 0) + coalesce(n.revenue, 0) AS revenue,
+        coalesce(c.refunds, 0) + coalesce(n.refunds, 0) AS refunds
+    FROM customer_months AS c
+    FULL JOIN orders_without_customer AS n ON n.month_start = c.month_start
 ),
 
 monthly AS (
