@@ -6,7 +6,7 @@
 -- Refunds are aggregated per order first and attributed to the order's date (no fan-out): orders,
 -- revenue and refunds are summed from analytics.mv_daily_sales_summary (per day, read from
 -- analytics.fact_orders: one row per order, refund_amount per order); distinct customers are counted
--- from analytics.fact_orders per period.
+-- from analytics.fact_orders per period, all time from analytics.fact_customer_summary (the buyers).
 -- Periods are calendar windows: previous_N_days keeps its nominal start even when that is before the
 -- first order date (it then simply holds fewer orders).
 -- KPI orders: count(*) of sales orders dated in the period
@@ -70,18 +70,24 @@ day_totals AS (
     GROUP BY pe.period_order
 ),
 
--- Distinct customers do not add up over days: counted per period from the order-grain fact, each
--- period reading only its own dates (its order_date range); the all-time period reads every order.
+-- Distinct customers do not add up over days: the all-time period's are the buyers of
+-- analytics.fact_customer_summary (one row per customer with a sales order up to the reference
+-- date); the other periods count them from the order-grain fact, each reading only its own dates.
 period_customers AS (
     SELECT
         pe.period_order,
-        c.customers
+        CASE
+            WHEN pe.period = 'all_time'
+                THEN (SELECT count(*) FROM analytics.fact_customer_summary)
+            ELSE c.customers
+        END AS customers
     FROM periods AS pe
     CROSS JOIN bounds AS b
     CROSS JOIN LATERAL (
         SELECT count(DISTINCT f.cust_id) AS customers
         FROM analytics.fact_orders AS f
-        WHERE f.order_date BETWEEN greatest(pe.period_start, b.first_date) AND pe.period_end
+        WHERE pe.period <> 'all_time'
+          AND f.order_date BETWEEN greatest(pe.period_start, b.first_date) AND pe.period_end
           AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
     ) AS c
 ),
