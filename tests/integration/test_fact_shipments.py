@@ -33,7 +33,7 @@ END = dt.date(2025, 10, 1)
 FACT = "fact_shipment_days"
 FACT_FILE = SQL_DIR / "facts" / f"{FACT}.sql"
 READERS = ("mv_courier_performance", "mv_delivery_performance", "mv_operations_summary")
-OBJECTS = {"fact_orders", FACT, "mv_pending_shipments", *READERS}
+OBJECTS = {"fact_orders", FACT, "mv_pending_shipments", "vw_shipment_outcomes", *READERS}
 KEYS = [
     "order_date",
     "order_status",

@@ -53,6 +53,7 @@ from tests.kpi_support import assert_close as assert_matches
 pytestmark = pytest.mark.integration
 
 OPERATIONS_OBJECTS = [
+    "vw_shipment_outcomes",
     "mv_delivery_performance",
     "mv_courier_performance",
     "mv_return_analysis",
@@ -172,6 +173,27 @@ def expected_shipment_facts(s: Source, sla: int | None = None) -> pd.DataFrame:
     f["is_assessed"] = f["is_on_time"] | f["is_delayed"]
     f["order_month"] = month_start(f["order_date"])
     return f
+
+
+def test_shipment_outcomes_match_pandas(kpi_conn, src):
+    """vw_shipment_outcomes: per (order day, courier), the shipments of each flag equal the
+    per-shipment flags computed in pandas (delivered, date conflict, on time, delayed, assessed)."""
+    flags = ["is_delivered", "has_date_conflict", "is_on_time", "is_delayed", "is_assessed"]
+    cur = kpi_conn.execute(
+        "SELECT order_date, courier_name, sum(shipments) AS shipments, "
+        + ", ".join(f"coalesce(sum(shipments) FILTER (WHERE {c}), 0) AS {c}" for c in flags)
+        + " FROM analytics.vw_shipment_outcomes GROUP BY 1, 2"
+    )
+    actual = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    f = expected_shipment_facts(src)
+    g = f.groupby([f["order_date"].dt.date, "courier_name"])
+    expected = pd.DataFrame({"shipments": g.size(), **{c: g[c].sum() for c in flags}}).reset_index()
+    expected = expected.rename(columns={"level_0": "order_date"})
+    a = actual.set_index(["order_date", "courier_name"]).sort_index().astype(int)
+    e = expected.set_index(["order_date", "courier_name"]).sort_index().astype(int)
+    assert a.index.equals(e.index)
+    assert (a[e.columns] == e).all().all()
+    assert a["is_delayed"].sum() > 0 and a["is_on_time"].sum() > 0
 
 
 def shipment_aggregates(f: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 -- analytics.mv_courier_performance: which courier delivers fastest and most reliably?
 -- One row per courier (sales.shipments.courier_name; NULL as 'Unknown') over the shipments of sales
--- orders dated on or before the reference date, summed from the shipment fact
--- analytics.fact_shipment_days. Delivered, date conflict, on time, delayed and assessed as in
--- analytics.mv_delivery_performance: S = config operations.sla_days, measured from the ORDER date;
+-- orders dated on or before the reference date, summed from analytics.vw_shipment_outcomes (the
+-- shipment fact's rows with delivered, date conflict, on time, delayed and assessed defined once, see
+-- there): S = config operations.sla_days, measured from the ORDER date;
 -- delayed includes shipments without a delivered_date more than S days after the order date at the
 -- reference date; shipments with a date conflict are in no average and no outcome.
 -- Composite score (0..100, higher is better) =
@@ -40,56 +40,9 @@ WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
         analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
-        analytics.fn_config_text_array('operations.delivered_shipment_statuses')
-            AS delivered_shipment_statuses,
         analytics.fn_config_int('operations.sla_days') AS sla_days,
         analytics.fn_config_numeric('operations.courier_weight_on_time') AS w_on_time,
         analytics.fn_config_numeric('operations.courier_weight_speed') AS w_speed
-),
-
--- The fact's rows of sales orders up to the reference date with the config-dependent flags: delivered
--- and date conflict from the shipment status, then the SLA outcome from the order date.
-shipment_rows AS (
-    SELECT
-        f.courier_name,
-        f.order_date,
-        f.is_shipped,
-        f.has_delivered_date,
-        f.order_to_deliver_days,
-        f.shipments,
-        f.order_to_ship_days_sum,
-        f.ship_to_deliver_days_sum,
-        p.ref_date,
-        p.sla_days,
-        f.has_delivered_date
-        OR coalesce(f.shipment_status = ANY (p.delivered_shipment_statuses), false) AS is_delivered,
-        f.dates_conflict
-        OR (
-            NOT f.has_delivered_date
-            AND coalesce(f.shipment_status = ANY (p.delivered_shipment_statuses), false)
-        ) AS has_date_conflict
-    FROM analytics.fact_shipment_days AS f
-    CROSS JOIN params AS p
-    WHERE f.order_date <= p.ref_date
-      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
-),
-
-shipment_outcomes AS (
-    SELECT
-        r.*,
-        (
-            r.has_delivered_date
-            AND NOT r.has_date_conflict
-            AND r.order_to_deliver_days <= r.sla_days
-        ) AS is_on_time,
-        (
-            NOT r.has_date_conflict
-            AND (
-                (r.has_delivered_date AND r.order_to_deliver_days > r.sla_days)
-                OR (NOT r.has_delivered_date AND r.ref_date - r.order_date > r.sla_days)
-            )
-        ) AS is_delayed
-    FROM shipment_rows AS r
 ),
 
 by_courier AS (
@@ -121,7 +74,7 @@ by_courier AS (
             ),
             0
         )::numeric AS avg_order_to_deliver_days
-    FROM shipment_outcomes AS o
+    FROM analytics.vw_shipment_outcomes AS o
     GROUP BY o.courier_name
 ),
 

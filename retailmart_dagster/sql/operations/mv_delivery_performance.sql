@@ -1,8 +1,8 @@
 -- analytics.mv_delivery_performance: how fast and how reliably are orders delivered, month by month?
 -- One row per ORDER month, from the month of the first order date (any status) to the month of the
 -- reference date (analytics.fn_reference_date()); months without shipments are rows of zeros.
--- Shipments are summed from the shipment fact analytics.fact_shipment_days (shipments per order day,
--- status, courier and timing; see there), of sales orders dated on or before the reference date. On
+-- Shipments are summed from analytics.vw_shipment_outcomes (the shipment fact's rows with their SLA
+-- outcome, defined once; see there), of sales orders dated on or before the reference date. On
 -- time = delivered within S days of the ORDER date (S = config operations.sla_days); delayed =
 -- delivered later, or still without a delivered_date more than S days after the order date at the
 -- reference date (overdue in transit). Delivered = a delivered_date, or a shipment status in config
@@ -10,7 +10,7 @@
 -- before ordered, delivered before shipped or ordered) or whose status says delivered without a
 -- delivered_date has a date conflict: it counts as a shipment (and as delivered when either says
 -- so), but its timing is unknown, so it is in no average and neither on time nor delayed. The SLA and
--- the reference date are applied here, so a config change needs no reload of the fact.
+-- the reference date are applied by the view, so a config change needs no reload of the fact.
 -- Percentages use the ASSESSED shipments (on time + delayed) as denominator, so on_time_pct +
 -- delayed_pct = 100; shipments still in transit and not yet due are counted in in_transit but have
 -- no outcome yet. Shipments with contradictory dates (has_date_conflict) are counted in shipments
@@ -45,9 +45,7 @@ WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
         analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
-        analytics.fn_config_int('operations.sla_days') AS sla_days,
-        analytics.fn_config_text_array('operations.delivered_shipment_statuses')
-            AS delivered_shipment_statuses
+        analytics.fn_config_int('operations.sla_days') AS sla_days
 ),
 
 bounds AS (
@@ -55,7 +53,6 @@ bounds AS (
         p.ref_date,
         p.excluded_statuses,
         p.sla_days,
-        p.delivered_shipment_statuses,
         (
             SELECT min(f.order_date)
             FROM analytics.fact_orders AS f
@@ -95,52 +92,6 @@ orders_by_month AS (
     GROUP BY date_trunc('month', d.order_date)::date
 ),
 
--- The fact's rows of sales orders up to the reference date with the config-dependent flags: delivered
--- and date conflict from the shipment status, then the SLA outcome from the order date.
-shipment_rows AS (
-    SELECT
-        date_trunc('month', f.order_date)::date AS order_month,
-        f.order_date,
-        f.is_shipped,
-        f.has_delivered_date,
-        f.order_to_deliver_days,
-        f.shipments,
-        f.order_to_ship_days_sum,
-        f.ship_to_deliver_days_sum,
-        f.first_shipped_orders,
-        b.ref_date,
-        b.sla_days,
-        f.has_delivered_date
-        OR coalesce(f.shipment_status = ANY (b.delivered_shipment_statuses), false) AS is_delivered,
-        f.dates_conflict
-        OR (
-            NOT f.has_delivered_date
-            AND coalesce(f.shipment_status = ANY (b.delivered_shipment_statuses), false)
-        ) AS has_date_conflict
-    FROM analytics.fact_shipment_days AS f
-    CROSS JOIN bounds AS b
-    WHERE f.order_date <= b.ref_date
-      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
-),
-
-shipment_outcomes AS (
-    SELECT
-        r.*,
-        (
-            r.has_delivered_date
-            AND NOT r.has_date_conflict
-            AND r.order_to_deliver_days <= r.sla_days
-        ) AS is_on_time,
-        (
-            NOT r.has_date_conflict
-            AND (
-                (r.has_delivered_date AND r.order_to_deliver_days > r.sla_days)
-                OR (NOT r.has_delivered_date AND r.ref_date - r.order_date > r.sla_days)
-            )
-        ) AS is_delayed
-    FROM shipment_rows AS r
-),
-
 shipments_by_month AS (
     SELECT
         o.order_month,
@@ -174,7 +125,7 @@ shipments_by_month AS (
             ),
             0
         )::numeric AS avg_order_to_deliver_days
-    FROM shipment_outcomes AS o
+    FROM analytics.vw_shipment_outcomes AS o
     GROUP BY o.order_month
 )
 

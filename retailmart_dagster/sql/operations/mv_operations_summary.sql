@@ -2,8 +2,8 @@
 -- One row (scope = 'all_time') over sales orders dated from the first order date to the reference
 -- date (analytics.fn_reference_date()). Each figure is aggregated at its own grain in its own CTE and
 -- the single-row results are joined afterwards (no fan-out):
---   shipments: summed from the shipment fact analytics.fact_shipment_days, with delivered, date
---   conflict, on time and delayed defined as in mv_delivery_performance (SLA S = config
+--   shipments: summed from analytics.vw_shipment_outcomes, with delivered, date conflict, on time
+--   and delayed defined there once, as for mv_delivery_performance (SLA S = config
 --   operations.sla_days from the ORDER date; percentages over assessed shipments = on time +
 --   delayed);
 --   open orders: analytics.mv_pending_shipments (priority from the configured age thresholds);
@@ -40,9 +40,7 @@ WITH params AS MATERIALIZED (
         analytics.fn_reference_date() AS ref_date,
         analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
         analytics.fn_config_text_array('operations.delivered_order_statuses') AS delivered_statuses,
-        analytics.fn_config_int('operations.sla_days') AS sla_days,
-        analytics.fn_config_text_array('operations.delivered_shipment_statuses')
-            AS delivered_shipment_statuses
+        analytics.fn_config_int('operations.sla_days') AS sla_days
 ),
 
 order_totals AS (
@@ -55,50 +53,6 @@ order_totals AS (
     FROM analytics.fact_orders AS f
     CROSS JOIN params AS p
     WHERE f.order_date <= p.ref_date
-),
-
--- The fact's rows of sales orders up to the reference date with the config-dependent flags: delivered
--- and date conflict from the shipment status, then the SLA outcome from the order date.
-shipment_rows AS (
-    SELECT
-        f.order_date,
-        f.is_shipped,
-        f.has_delivered_date,
-        f.order_to_deliver_days,
-        f.shipments,
-        f.order_to_ship_days_sum,
-        f.ship_to_deliver_days_sum,
-        p.ref_date,
-        p.sla_days,
-        f.has_delivered_date
-        OR coalesce(f.shipment_status = ANY (p.delivered_shipment_statuses), false) AS is_delivered,
-        f.dates_conflict
-        OR (
-            NOT f.has_delivered_date
-            AND coalesce(f.shipment_status = ANY (p.delivered_shipment_statuses), false)
-        ) AS has_date_conflict
-    FROM analytics.fact_shipment_days AS f
-    CROSS JOIN params AS p
-    WHERE f.order_date <= p.ref_date
-      AND NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
-),
-
-shipment_outcomes AS (
-    SELECT
-        r.*,
-        (
-            r.has_delivered_date
-            AND NOT r.has_date_conflict
-            AND r.order_to_deliver_days <= r.sla_days
-        ) AS is_on_time,
-        (
-            NOT r.has_date_conflict
-            AND (
-                (r.has_delivered_date AND r.order_to_deliver_days > r.sla_days)
-                OR (NOT r.has_delivered_date AND r.ref_date - r.order_date > r.sla_days)
-            )
-        ) AS is_delayed
-    FROM shipment_rows AS r
 ),
 
 shipment_totals AS (
@@ -129,7 +83,7 @@ shipment_totals AS (
             ),
             0
         )::numeric AS avg_order_to_deliver_days
-    FROM shipment_outcomes AS o
+    FROM analytics.vw_shipment_outcomes AS o
 ),
 
 open_totals AS (
