@@ -655,5 +655,5 @@ def test_fact_file_reads_no_config_in_its_rows() -> None:
     of the load reads config): the readers apply them, so a config change needs no reload."""
     text = Path(FACT_FILE).read_text(encoding="utf-8")
     insert = text[text.index(f"INSERT INTO analytics.{FACT}") :]
-    insert = insert[: insert.index("DELETE FROM analytics.fact_partitions")]
+    insert = insert[: insert.index("analytics.fn_record_fact_partitions")]
     assert "fn_config" not in insert and "fn_reference_date" not in insert

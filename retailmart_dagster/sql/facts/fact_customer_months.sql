@@ -111,26 +111,8 @@ WHERE c.fingerprint IS NOT NULL
   AND NOT coalesce(f.order_status = ANY (c.excluded_statuses), false)
 GROUP BY c.month_start, f.cust_id;
 
-DELETE FROM analytics.fact_partitions AS fp
-USING pg_temp.fact_customer_months_changed AS c
-WHERE fp.fact_name = 'fact_customer_months' AND fp.partition_date = c.month_start;
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT
-    'fact_customer_months',
-    c.month_start,
-    c.fingerprint,
-    coalesce(n.row_count, 0)
-FROM pg_temp.fact_customer_months_changed AS c
-LEFT JOIN (
-    SELECT
-        f.month_start,
-        count(*) AS row_count
-    FROM analytics.fact_customer_months AS f
-    JOIN pg_temp.fact_customer_months_changed AS cm ON cm.month_start = f.month_start
-    GROUP BY f.month_start
-) AS n ON n.month_start = c.month_start
-WHERE c.fingerprint IS NOT NULL;
+-- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
+SELECT analytics.fn_record_fact_partitions('fact_customer_months', 'month_start', 'month_start');
 
 -- Fresh statistics for fact_customer_summary's load, which comes next and joins this table to its
 -- customers: after a reload of every month (a new table, a config change), without them it took a

@@ -156,14 +156,8 @@ FROM changed_orders AS co
 LEFT JOIN lines AS l ON l.order_id = co.order_id
 LEFT JOIN refunds AS r ON r.order_id = co.order_id;
 
-DELETE FROM analytics.fact_partitions AS fp
-USING pg_temp.fact_orders_changed AS c
-WHERE fp.fact_name = 'fact_orders' AND fp.partition_date = c.day;
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT 'fact_orders', c.day, c.fingerprint, c.orders
-FROM pg_temp.fact_orders_changed AS c
-WHERE c.fingerprint IS NOT NULL;
+-- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
+SELECT analytics.fn_record_fact_partitions('fact_orders', 'order_date');
 
 -- The primary key and the secondary indexes last: on a new table they are built once over the loaded
 -- rows (at scale 10: 1.3 s instead of 2.8 s for the key kept up row by row during the first load);

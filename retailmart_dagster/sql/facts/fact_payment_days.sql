@@ -150,26 +150,8 @@ SELECT
 FROM numbered AS n
 GROUP BY n.order_date, n.order_status, n.payment_day, n.payment_mode;
 
-DELETE FROM analytics.fact_partitions AS fp
-USING pg_temp.fact_payment_days_changed AS c
-WHERE fp.fact_name = 'fact_payment_days' AND fp.partition_date = c.day;
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT
-    'fact_payment_days',
-    c.day,
-    c.fingerprint,
-    coalesce(n.row_count, 0)
-FROM pg_temp.fact_payment_days_changed AS c
-LEFT JOIN (
-    SELECT
-        f.order_date,
-        count(*) AS row_count
-    FROM analytics.fact_payment_days AS f
-    JOIN pg_temp.fact_payment_days_changed AS cd ON cd.day = f.order_date
-    GROUP BY f.order_date
-) AS n ON n.order_date = c.day
-WHERE c.fingerprint IS NOT NULL;
+-- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
+SELECT analytics.fn_record_fact_partitions('fact_payment_days', 'order_date');
 
 -- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
 CREATE INDEX ix_fact_payment_days_order_date ON analytics.fact_payment_days (order_date);

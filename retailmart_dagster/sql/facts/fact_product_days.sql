@@ -95,26 +95,8 @@ FROM sales.order_items AS oi
 JOIN changed_orders AS co ON co.order_id = oi.order_id
 GROUP BY co.order_date, oi.prod_id, co.order_status;
 
-DELETE FROM analytics.fact_partitions AS fp
-USING pg_temp.fact_product_days_changed AS c
-WHERE fp.fact_name = 'fact_product_days' AND fp.partition_date = c.day;
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT
-    'fact_product_days',
-    c.day,
-    c.fingerprint,
-    coalesce(n.row_count, 0)
-FROM pg_temp.fact_product_days_changed AS c
-LEFT JOIN (
-    SELECT
-        f.order_date,
-        count(*) AS row_count
-    FROM analytics.fact_product_days AS f
-    JOIN pg_temp.fact_product_days_changed AS cd ON cd.day = f.order_date
-    GROUP BY f.order_date
-) AS n ON n.order_date = c.day
-WHERE c.fingerprint IS NOT NULL;
+-- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
+SELECT analytics.fn_record_fact_partitions('fact_product_days', 'order_date');
 
 -- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
 CREATE INDEX ix_fact_product_days_order_date ON analytics.fact_product_days (order_date);

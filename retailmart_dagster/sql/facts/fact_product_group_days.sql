@@ -114,26 +114,8 @@ FROM order_groups AS og
 JOIN changed_orders AS co ON co.order_id = og.order_id
 GROUP BY co.order_date, co.order_status, og.level, og.group_name;
 
-DELETE FROM analytics.fact_partitions AS fp
-USING pg_temp.fact_product_group_days_changed AS c
-WHERE fp.fact_name = 'fact_product_group_days' AND fp.partition_date = c.day;
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT
-    'fact_product_group_days',
-    c.day,
-    c.fingerprint,
-    coalesce(n.row_count, 0)
-FROM pg_temp.fact_product_group_days_changed AS c
-LEFT JOIN (
-    SELECT
-        f.order_date,
-        count(*) AS row_count
-    FROM analytics.fact_product_group_days AS f
-    JOIN pg_temp.fact_product_group_days_changed AS cd ON cd.day = f.order_date
-    GROUP BY f.order_date
-) AS n ON n.order_date = c.day
-WHERE c.fingerprint IS NOT NULL;
+-- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
+SELECT analytics.fn_record_fact_partitions('fact_product_group_days', 'order_date');
 
 -- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
 CREATE INDEX ix_fact_product_group_days_order_date

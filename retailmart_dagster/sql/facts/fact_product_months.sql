@@ -89,26 +89,8 @@ JOIN analytics.fact_product_days AS d
    AND d.order_date < (c.month + interval '1 month')::date
 GROUP BY c.month, d.prod_id, d.order_status;
 
-DELETE FROM analytics.fact_partitions AS fp
-USING pg_temp.fact_product_months_changed AS c
-WHERE fp.fact_name = 'fact_product_months' AND fp.partition_date = c.month;
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT
-    'fact_product_months',
-    c.month,
-    c.fingerprint,
-    coalesce(n.row_count, 0)
-FROM pg_temp.fact_product_months_changed AS c
-LEFT JOIN (
-    SELECT
-        f.order_month,
-        count(*) AS row_count
-    FROM analytics.fact_product_months AS f
-    JOIN pg_temp.fact_product_months_changed AS cm ON cm.month = f.order_month
-    GROUP BY f.order_month
-) AS n ON n.order_month = c.month
-WHERE c.fingerprint IS NOT NULL;
+-- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
+SELECT analytics.fn_record_fact_partitions('fact_product_months', 'order_month', 'month');
 
 -- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
 CREATE INDEX ix_fact_product_months_order_month ON analytics.fact_product_months (order_month);

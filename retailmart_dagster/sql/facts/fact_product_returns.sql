@@ -118,26 +118,8 @@ SELECT
 FROM changed_returns AS cr
 LEFT JOIN order_categories AS oc ON oc.order_id = cr.order_id AND oc.category = cr.category;
 
-DELETE FROM analytics.fact_partitions AS fp
-USING pg_temp.fact_product_returns_changed AS c
-WHERE fp.fact_name = 'fact_product_returns' AND fp.partition_date = c.day;
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT
-    'fact_product_returns',
-    c.day,
-    c.fingerprint,
-    coalesce(n.row_count, 0)
-FROM pg_temp.fact_product_returns_changed AS c
-LEFT JOIN (
-    SELECT
-        f.order_date,
-        count(*) AS row_count
-    FROM analytics.fact_product_returns AS f
-    JOIN pg_temp.fact_product_returns_changed AS cd ON cd.day = f.order_date
-    GROUP BY f.order_date
-) AS n ON n.order_date = c.day
-WHERE c.fingerprint IS NOT NULL;
+-- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
+SELECT analytics.fn_record_fact_partitions('fact_product_returns', 'order_date');
 
 -- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
 CREATE INDEX ix_fact_product_returns_order_date ON analytics.fact_product_returns (order_date);

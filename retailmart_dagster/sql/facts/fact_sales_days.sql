@@ -94,18 +94,8 @@ CROSS JOIN params AS p
 WHERE NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
 GROUP BY f.order_date;
 
-DELETE FROM analytics.fact_partitions AS fp
-USING pg_temp.fact_sales_days_changed AS c
-WHERE fp.fact_name = 'fact_sales_days' AND fp.partition_date = c.day;
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT
-    'fact_sales_days',
-    c.day,
-    c.fingerprint,
-    (SELECT count(*) FROM analytics.fact_sales_days AS f WHERE f.order_date = c.day)
-FROM pg_temp.fact_sales_days_changed AS c
-WHERE c.fingerprint IS NOT NULL;
+-- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
+SELECT analytics.fn_record_fact_partitions('fact_sales_days', 'order_date');
 
 -- The primary key last: built once over the loaded rows when the table is (re-)created.
 ALTER TABLE analytics.fact_sales_days ADD PRIMARY KEY (order_date);

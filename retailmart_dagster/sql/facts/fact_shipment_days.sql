@@ -168,26 +168,8 @@ GROUP BY
     sh.dates_conflict,
     CASE WHEN NOT sh.dates_conflict THEN sh.order_to_deliver_days END;
 
-DELETE FROM analytics.fact_partitions AS fp
-USING pg_temp.fact_shipment_days_changed AS c
-WHERE fp.fact_name = 'fact_shipment_days' AND fp.partition_date = c.day;
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT
-    'fact_shipment_days',
-    c.day,
-    c.fingerprint,
-    coalesce(n.row_count, 0)
-FROM pg_temp.fact_shipment_days_changed AS c
-LEFT JOIN (
-    SELECT
-        f.order_date,
-        count(*) AS row_count
-    FROM analytics.fact_shipment_days AS f
-    JOIN pg_temp.fact_shipment_days_changed AS cd ON cd.day = f.order_date
-    GROUP BY f.order_date
-) AS n ON n.order_date = c.day
-WHERE c.fingerprint IS NOT NULL;
+-- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
+SELECT analytics.fn_record_fact_partitions('fact_shipment_days', 'order_date');
 
 -- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
 CREATE INDEX ix_fact_shipment_days_order_date ON analytics.fact_shipment_days (order_date);
