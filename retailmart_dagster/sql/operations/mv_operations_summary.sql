@@ -58,31 +58,18 @@ order_totals AS (
 shipment_totals AS (
     SELECT
         coalesce(sum(o.shipments), 0) AS shipments,
-        coalesce(sum(o.shipments) FILTER (WHERE o.is_delivered), 0) AS delivered,
-        coalesce(sum(o.shipments) FILTER (WHERE NOT o.is_delivered), 0) AS in_transit,
-        coalesce(sum(o.shipments) FILTER (WHERE o.is_on_time), 0) AS on_time,
-        coalesce(sum(o.shipments) FILTER (WHERE o.is_delayed), 0) AS delayed,
-        coalesce(sum(o.shipments) FILTER (WHERE o.is_on_time OR o.is_delayed), 0) AS assessed,
-        coalesce(sum(o.shipments) FILTER (WHERE o.has_date_conflict), 0) AS date_conflicts,
-        sum(o.order_to_ship_days_sum) FILTER (WHERE NOT o.has_date_conflict)
-        / nullif(sum(o.shipments) FILTER (WHERE NOT o.has_date_conflict AND o.is_shipped), 0)::numeric
+        coalesce(sum(o.delivered_shipments), 0) AS delivered,
+        coalesce(sum(o.in_transit_shipments), 0) AS in_transit,
+        coalesce(sum(o.on_time_shipments), 0) AS on_time,
+        coalesce(sum(o.delayed_shipments), 0) AS delayed,
+        coalesce(sum(o.assessed_shipments), 0) AS assessed,
+        coalesce(sum(o.conflict_shipments), 0) AS date_conflicts,
+        sum(o.order_to_ship_days_total) / nullif(sum(o.order_to_ship_shipments), 0)::numeric
             AS avg_order_to_ship_days,
-        sum(o.ship_to_deliver_days_sum) FILTER (WHERE NOT o.has_date_conflict)
-        / nullif(
-            sum(o.shipments) FILTER (
-                WHERE NOT o.has_date_conflict AND o.is_shipped AND o.has_delivered_date
-            ),
-            0
-        )::numeric AS avg_ship_to_deliver_days,
-        sum(o.order_to_deliver_days::bigint * o.shipments) FILTER (
-            WHERE NOT o.has_date_conflict AND o.order_to_deliver_days IS NOT NULL
-        )
-        / nullif(
-            sum(o.shipments) FILTER (
-                WHERE NOT o.has_date_conflict AND o.order_to_deliver_days IS NOT NULL
-            ),
-            0
-        )::numeric AS avg_order_to_deliver_days
+        sum(o.ship_to_deliver_days_total) / nullif(sum(o.ship_to_deliver_shipments), 0)::numeric
+            AS avg_ship_to_deliver_days,
+        sum(o.order_to_deliver_days_total) / nullif(sum(o.order_to_deliver_shipments), 0)::numeric
+            AS avg_order_to_deliver_days
     FROM analytics.vw_shipment_outcomes AS o
 ),
 

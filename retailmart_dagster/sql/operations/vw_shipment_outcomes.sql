@@ -23,6 +23,14 @@
 -- KPI is_delayed: NOT has_date_conflict AND (order_to_deliver_days > sla_days OR (NOT
 --   has_delivered_date AND reference date - order_date > sla_days))
 -- KPI is_assessed: is_on_time OR is_delayed (the shipments' SLA outcome is known)
+-- KPI <outcome>_shipments: the row's shipments when the outcome holds, else 0 (delivered, in_transit,
+--   on_time, delayed, assessed, conflict, delivered_measured = delivered without date conflict)
+-- KPI order_to_ship_days_total / order_to_ship_shipments: shipped_date - order_date summed over the
+--   row's shipped shipments without date conflict / their number (their ratio summed is the average)
+-- KPI ship_to_deliver_days_total / ship_to_deliver_shipments: delivered_date - shipped_date, over
+--   shipped and delivered shipments without date conflict
+-- KPI order_to_deliver_days_total / order_to_deliver_shipments: delivered_date - order_date, over
+--   delivered shipments without date conflict
 CREATE VIEW analytics.vw_shipment_outcomes AS
 WITH params AS MATERIALIZED (
     SELECT
@@ -97,5 +105,26 @@ SELECT
     o.has_date_conflict,
     o.is_on_time,
     o.is_delayed,
-    o.is_on_time OR o.is_delayed AS is_assessed
+    o.is_on_time OR o.is_delayed AS is_assessed,
+    -- The row's shipments in each outcome, and its contributions to the duration averages
+    -- (avg = sum(..._days_total) / sum(..._shipments)); readers sum these columns over their groups.
+    CASE WHEN o.is_delivered THEN o.shipments ELSE 0 END AS delivered_shipments,
+    CASE WHEN NOT o.is_delivered THEN o.shipments ELSE 0 END AS in_transit_shipments,
+    CASE WHEN o.is_on_time THEN o.shipments ELSE 0 END AS on_time_shipments,
+    CASE WHEN o.is_delayed THEN o.shipments ELSE 0 END AS delayed_shipments,
+    CASE WHEN o.is_on_time OR o.is_delayed THEN o.shipments ELSE 0 END AS assessed_shipments,
+    CASE WHEN o.has_date_conflict THEN o.shipments ELSE 0 END AS conflict_shipments,
+    CASE WHEN o.is_delivered AND NOT o.has_date_conflict THEN o.shipments ELSE 0 END
+        AS delivered_measured_shipments,
+    CASE WHEN NOT o.has_date_conflict THEN o.order_to_ship_days_sum END AS order_to_ship_days_total,
+    CASE WHEN NOT o.has_date_conflict AND o.is_shipped THEN o.shipments ELSE 0 END
+        AS order_to_ship_shipments,
+    CASE WHEN NOT o.has_date_conflict THEN o.ship_to_deliver_days_sum END
+        AS ship_to_deliver_days_total,
+    CASE WHEN NOT o.has_date_conflict AND o.is_shipped AND o.has_delivered_date THEN o.shipments
+        ELSE 0 END AS ship_to_deliver_shipments,
+    CASE WHEN NOT o.has_date_conflict THEN o.order_to_deliver_days::bigint * o.shipments END
+        AS order_to_deliver_days_total,
+    CASE WHEN NOT o.has_date_conflict AND o.order_to_deliver_days IS NOT NULL THEN o.shipments
+        ELSE 0 END AS order_to_deliver_shipments
 FROM outcomes AS o;
