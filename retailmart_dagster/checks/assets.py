@@ -21,11 +21,11 @@ the command would exit 0. Hence:
 """
 
 import datetime as dt
+import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import psycopg
@@ -51,23 +51,27 @@ from dagster import (
     define_asset_job,
     multi_asset_check,
 )
-from psycopg import sql
 from pydantic import Field
 
 from retailmart_dagster.assets.sql_assets import analytics_key, source_key
 from retailmart_dagster.assets.sql_parse import ANALYTICS_SCHEMA, Ref, SqlFileError, SqlObject
 from retailmart_dagster.checks.evaluate import (
     CheckOutcome,
-    SnapshotRead,
     clock_value,
     evaluate_checks,
-    evaluate_with_reads,
     gate_failures,
     gate_message,
     to_check_evaluation,
     to_check_result,
 )
 from retailmart_dagster.checks.registry import DIMENSIONS, QualityCheck, load_checks, severities
+from retailmart_dagster.checks.segments import (
+    ALL,
+    IncrementalEvaluation,
+    evaluate_incremental,
+    fingerprint_text,
+    table_print,
+)
 from retailmart_dagster.checks.store import latest_results, record_outcomes
 from retailmart_dagster.config import ConfigError, config_value, config_values
 from retailmart_dagster.resources.postgres import DatabaseUnreachableError, PostgresResource
@@ -78,7 +82,7 @@ EVALUATION_KEY = AssetKey([ANALYTICS_SCHEMA, "data_quality_evaluation"])
 GATE_KEY = AssetKey([ANALYTICS_SCHEMA, "data_quality_gate"])
 DATA_QUALITY_JOB = "data_quality_job"
 QUALITY_EXPORT = "fn_export_quality"
-RESULT_TABLES = ("data_quality_issues", "data_quality_results")
+RESULT_TABLES = ("data_quality_issues", "data_quality_results", "data_quality_segments")
 QUALITY_CLOCK_ENV = "RETAILMART_QUALITY_CLOCK"
 
 
@@ -196,56 +200,27 @@ def with_freshness_policies(specs: Sequence[AssetSpec]) -> list[AssetSpec]:
 def source_fingerprint(conn: psycopg.Connection, ref: Ref) -> tuple[int, str]:
     """(row count, order-independent checksum of every row's content) of a source table.
 
-    The checksum is the sum of ``hashint4(hash_record(ROW(<every column>)))``: PostgreSQL's own hash
-    of a row, column by column with each type's hash function (the one hash joins use), mixed once
-    more, so a change of any value changes it (barring a 32-bit collision). The extra mix matters:
-    ``hash_record`` combines the column hashes linearly (h = 31 * h + column hash), so a plain sum
-    over rows depends only on each column's values and misses two rows swapping a value. Hashing each row's text instead
-    (``hashtext(t::text)``) formatted every value, numbers and dates included: the five freshness
-    tables at scale 10 took 4.7-5.2 s of server CPU that way, 1.9-2.1 s now (summing int4 hashes in a
-    bigint, not a numeric, helps too). A table with a column type that has no hash function falls
-    back to the text form.
+    The checksum is the sum of ``hashint4(hash_record(ROW(<every column>)))`` (``segments.table_print``):
+    PostgreSQL's own hash of a row, column by column with each type's hash function (the one hash
+    joins use), mixed once more, so a change of any value changes it (barring a 32-bit collision).
+    The extra mix matters: ``hash_record`` combines the column hashes linearly (h = 31 * h + column
+    hash), so a plain sum over rows depends only on each column's values and misses two rows
+    swapping a value. Hashing each row's text instead (``hashtext(t::text)``) formatted every value,
+    numbers and dates included: the five freshness tables at scale 10 took 4.7-5.2 s of server CPU
+    that way, 1.9-2.1 s now. A table with a column type that has no hash function falls back to the
+    text form. The incremental evaluation computes the same fingerprints (in two parts for the
+    split tables) and reports them; this function is the one-table form.
     """
-    columns = conn.execute(
-        "SELECT a.attname FROM pg_catalog.pg_attribute AS a"
-        " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped"
-        " ORDER BY a.attnum",
-        (sql.Identifier(*ref).as_string(conn),),
-    ).fetchall()
-    table = sql.Identifier(*ref)
-    row_value = sql.SQL("ROW({})").format(
-        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c[0])) for c in columns)
-    )
-    query = sql.SQL(
-        "SELECT count(*), coalesce(sum(hashint4(hash_record({}))), 0) FROM {} AS t"
-    ).format(row_value, table)
-    try:
-        with conn.transaction():  # a savepoint: a failed attempt leaves the caller's transaction
-            row = conn.execute(query).fetchone()
-    except psycopg.errors.UndefinedFunction:  # a column type without a hash function
-        text_query = sql.SQL(
-            "SELECT count(*), coalesce(sum(hashtext(t::text)::bigint), 0) FROM {} AS t"
-        ).format(table)
-        row = conn.execute(text_query).fetchone()
-    count, checksum = (int(row[0]), int(row[1])) if row else (0, 0)
-    return count, f"{count}:{checksum}"
-
-
-def fingerprint_reads() -> list[SnapshotRead]:
-    """The fingerprint of every freshness-tracked table, as reads of the checks' evaluation: they run
-    in its snapshot, shared among its connections with the checks."""
-    return [
-        SnapshotRead(key=ref, reads=frozenset({ref}), run=partial(source_fingerprint, ref=ref))
-        for ref in freshness_tables()
-    ]
+    whole = table_print(conn, ref)[ALL]
+    return whole[0], fingerprint_text(whole)
 
 
 def report_source_changes(
     context: AssetExecutionContext, prints: Mapping[Any, tuple[int, str]]
 ) -> list[str]:
     """Report a materialization of each freshness-tracked source table whose content changed since
-    the last one reported (the FreshnessPolicy measures the time since then). ``prints``: the
-    results of ``fingerprint_reads()``."""
+    the last one reported (the FreshnessPolicy measures the time since then). ``prints``: {table:
+    (row count, fingerprint text)} of the evaluation."""
     changed = []
     for ref, (count, fingerprint) in prints.items():
         key = source_key(ref)
@@ -300,7 +275,30 @@ def _summary(outcomes: Sequence[CheckOutcome]) -> dict[str, Any]:
     }
 
 
-def build_evaluation_asset(checks: Sequence[QualityCheck], deps: set[AssetKey]) -> AssetsDefinition:
+def checks_code_version(checks: Sequence[QualityCheck], objects: Sequence[SqlObject]) -> str:
+    """Digest of the setup code the checks call (config readers, reference date): a stored part of an
+    evaluation is reused only under the same code."""
+    used = {ref for c in checks for ref in c.uses}
+    texts = sorted(o.sql for o in objects if set(o.creates) & used)
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()
+
+
+def _evaluation_metadata(result: IncrementalEvaluation) -> dict[str, Any]:
+    fresh = result.fresh_parts
+    return {
+        "parts_run": MetadataValue.int(len(fresh)),
+        "parts_reused": MetadataValue.int(len(result.parts) - len(fresh)),
+        "checks_run": MetadataValue.json(sorted({f"{p.check_name}:{p.segment}" for p in fresh})),
+        "split_boundary": MetadataValue.int(result.boundary)
+        if result.boundary is not None
+        else MetadataValue.text("none"),
+        "split_boundary_moved": MetadataValue.bool(result.new_boundary),
+    }
+
+
+def build_evaluation_asset(
+    checks: Sequence[QualityCheck], deps: set[AssetKey], code_version: str = ""
+) -> AssetsDefinition:
     @asset(
         key=EVALUATION_KEY,
         deps=sorted(deps, key=lambda k: k.to_user_string()),
@@ -323,8 +321,15 @@ def build_evaluation_asset(checks: Sequence[QualityCheck], deps: set[AssetKey]) 
         clock = quality_clock.now()
         try:
             with postgres.connection() as conn:
-                outcomes, prints = evaluate_with_reads(conn, checks, clock, fingerprint_reads())
-                record_outcomes(conn, outcomes, context.run.run_id)
+                result = evaluate_incremental(
+                    conn, checks, clock, code_version, extra_tables=freshness_tables()
+                )
+                outcomes = result.outcomes
+                record_outcomes(conn, outcomes, context.run.run_id, result.parts)
+            prints = {
+                ref: (result.prints[ref][ALL][0], fingerprint_text(result.prints[ref][ALL]))
+                for ref in freshness_tables()
+            }
             changed = report_source_changes(context, prints)
         except DatabaseUnreachableError as exc:
             context.log.error(str(exc))
@@ -337,6 +342,7 @@ def build_evaluation_asset(checks: Sequence[QualityCheck], deps: set[AssetKey]) 
         metadata = _summary(outcomes)
         metadata["clock"] = clock_value(clock)
         metadata["source_changes"] = MetadataValue.json(changed)
+        metadata.update(_evaluation_metadata(result))
         return MaterializeResult(metadata=metadata)
 
     return _evaluation
@@ -448,7 +454,11 @@ def build_quality(objects: Sequence[SqlObject]) -> QualityDefinitions:
     return QualityDefinitions(
         checks=checks,
         assets=[
-            build_evaluation_asset(checks, evaluation_dependencies(checks, objects)),
+            build_evaluation_asset(
+                checks,
+                evaluation_dependencies(checks, objects),
+                checks_code_version(checks, objects),
+            ),
             build_gate_asset(checks),
         ],
         asset_checks=asset_checks,

@@ -5,9 +5,9 @@ checks of one evaluation read one snapshot of the database (a REPEATABLE READ, R
 transaction), so they agree with each other even while the source is being written. The checks are
 independent read-only queries, so an evaluation runs them on a few connections at once: the extra
 connections import the first one's snapshot (``pg_export_snapshot`` / ``SET TRANSACTION SNAPSHOT``),
-so every check still reads exactly the same data. Other read-only queries of the evaluation (the
-source fingerprints of the evaluation asset, ``SnapshotRead``) join the same queue: they read the
-same snapshot and fill the connections' idle time instead of running alone afterwards.
+so every check still reads exactly the same data. ``run_in_snapshot`` gives a caller the same
+connections for several rounds of read-only jobs in one snapshot (the incremental evaluation of
+``segments.py``: fingerprints first, then the checks whose input changed).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import datetime as dt
 import json
 import os
 import threading
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from dagster import AssetCheckEvaluation, AssetCheckResult, AssetCheckSeverity, MetadataValue
@@ -40,6 +40,8 @@ RATE_DIGITS = 6
 # checks are read-only scans, one server process each, so more than the server's cores only queue.
 CONNECTIONS_ENV = "RETAILMART_QUALITY_CONNECTIONS"
 DEFAULT_CONNECTIONS = 2
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -151,16 +153,6 @@ def clock_value(clock: dt.datetime) -> str:
     return clock.astimezone(dt.UTC).isoformat()
 
 
-@dataclass(frozen=True)
-class SnapshotRead:
-    """A read-only query an evaluation runs in its snapshot next to the checks: ``run(connection)``
-    returns its result; ``reads`` (the tables it scans) places it in the longest-first schedule."""
-
-    key: Hashable
-    reads: frozenset[Ref]
-    run: Callable[[psycopg.Connection], Any]
-
-
 # One unit of work of an evaluation: the tables it reads and what to run on a connection.
 _Job = tuple[frozenset[Ref], Callable[[psycopg.Connection], Any]]
 
@@ -177,43 +169,46 @@ def evaluate_checks(
     $RETAILMART_QUALITY_CONNECTIONS or 2) the checks are shared among conn and sibling connections
     that import conn's snapshot; if a sibling cannot be opened, conn runs the rest alone.
     """
-    return evaluate_with_reads(conn, checks, clock, (), connections)[0]
-
-
-def evaluate_with_reads(
-    conn: psycopg.Connection,
-    checks: Sequence[QualityCheck],
-    clock: dt.datetime,
-    reads: Sequence[SnapshotRead],
-    connections: int | None = None,
-) -> tuple[list[CheckOutcome], dict[Hashable, Any]]:
-    """``evaluate_checks``, and the ``reads`` in the same snapshot and queue: (outcomes in the order
-    of ``checks``, {read.key: its result})."""
     jobs: list[_Job] = [(c.reads, _check_job(c)) for c in checks]
-    jobs += [(r.reads, r.run) for r in reads]
-    results = _run_jobs(conn, jobs, clock, connections)
-    return list(results[: len(checks)]), {
-        r.key: result for r, result in zip(reads, results[len(checks) :], strict=True)
-    }
+    return list(_run_jobs(conn, jobs, clock, connections))
 
 
 def _check_job(check: QualityCheck) -> Callable[[psycopg.Connection], CheckOutcome]:
     return lambda connection: run_check(connection, check)
 
 
+# Runs a list of jobs on the evaluation's connections (in its snapshot); results in the jobs' order.
+Runner = Callable[[Sequence[_Job]], list[Any]]
+
+
 def _run_jobs(
     conn: psycopg.Connection, jobs: Sequence[_Job], clock: dt.datetime, connections: int | None
 ) -> list[Any]:
+    wanted = 1 if len(jobs) <= 1 else connections
+    return run_in_snapshot(conn, clock, lambda run: run(jobs), wanted)
+
+
+def run_in_snapshot(
+    conn: psycopg.Connection,
+    clock: dt.datetime,
+    body: Callable[[Runner], T],
+    connections: int | None = None,
+) -> T:
+    """Call ``body(run)`` inside one REPEATABLE READ, READ ONLY snapshot on conn; ``run(jobs)`` runs
+    jobs on conn and on sibling connections that import its snapshot (``connections`` in all, default
+    $RETAILMART_QUALITY_CONNECTIONS or 2), so a body can run several rounds of jobs, each depending on
+    the results of the one before, all reading the same data. The body also runs queries on conn
+    itself (in the snapshot) between rounds."""
     wanted = connections if connections is not None else configured_connections()
     idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    if wanted > 1 and len(jobs) > 1 and idle:
+    if wanted > 1 and idle:
         try:
-            return _evaluate_shared(conn, jobs, clock, wanted)
+            return _body_shared(conn, clock, wanted, body)
         except _NoSnapshot:
             pass  # the server cannot export a snapshot (the attempt was rolled back): conn alone
     with conn.transaction():
         _begin_snapshot(conn, clock)
-        return [run(conn) for _, run in jobs]
+        return body(lambda jobs: [run(conn) for _, run in jobs])
 
 
 class _NoSnapshot(Exception):
@@ -225,9 +220,9 @@ def _begin_snapshot(conn: psycopg.Connection, clock: dt.datetime) -> None:
     conn.execute("SELECT set_config(%s, %s, true)", (CLOCK_SETTING, clock_value(clock)))
 
 
-def _evaluate_shared(
-    conn: psycopg.Connection, jobs: Sequence[_Job], clock: dt.datetime, wanted: int
-) -> list[Any]:
+def _body_shared(
+    conn: psycopg.Connection, clock: dt.datetime, wanted: int, body: Callable[[Runner], T]
+) -> T:
     with conn.transaction():
         _begin_snapshot(conn, clock)
         try:
@@ -237,7 +232,7 @@ def _evaluate_shared(
             raise _NoSnapshot(str(exc)) from exc
         snapshot = str(row[0]) if row else ""
         with _siblings(conn, wanted - 1, snapshot, clock) as siblings:
-            return _run_shared(conn, siblings, jobs)
+            return body(lambda jobs: _run_shared(conn, siblings, jobs))
 
 
 def configured_connections() -> int:

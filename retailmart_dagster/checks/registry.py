@@ -11,6 +11,13 @@ and the SQL returns exactly one row with
 - ``sample_keys``: up to ``quality.sample_key_limit`` keys of failing rows, in a fixed order,
 - ``details`` (optional): a JSON object with what else the check measured.
 
+A check whose result is the sum of its results over disjoint ranges of order ids says so with a
+header line ``-- Split: order_id``: every record it counts, and every row that decides whether a
+record fails, belongs to one order (the tables split by order id are joined on it; other tables are
+read whole). The evaluation then runs it on the older and the recent orders separately and reuses
+the older part while those rows do not change (``checks/segments.py``). Such a check returns no
+``details`` (they could not be added up).
+
 Where the population is one scan (a table, or a join), a check reads it once: a ``checked`` CTE flags
 each row (``failed``), one aggregate counts the population and collects the failing keys
 (``array_agg(...) FILTER (WHERE failed)``, so the condition is evaluated once per row), and
@@ -51,6 +58,7 @@ RESULT_COLUMNS = ("affected_count", "total_rows", "threshold", "severity", "samp
 OPTIONAL_COLUMNS = ("details",)
 
 TABLE_LINE = re.compile(r"^--\s*Table\s*:\s*([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\s*$")
+SPLIT_LINE = re.compile(r"^--\s*Split\s*:\s*([a-z_][a-z0-9_]*)\s*$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -66,6 +74,7 @@ class QualityCheck:
     path: Path
     reads: frozenset[Ref]
     uses: frozenset[Ref]
+    split: str | None = None  # the column of the ``-- Split:`` header line, if any
 
     @property
     def table_name(self) -> str:
@@ -98,19 +107,22 @@ class QualityCheck:
         return str(severity)
 
 
-def _header(sql: str) -> tuple[str, list[str]]:
-    """The prose of the leading comment block and its ``-- Table:`` lines."""
+def _header(sql: str) -> tuple[str, list[str], list[str]]:
+    """The prose of the leading comment block, its ``-- Table:`` lines and its ``-- Split:`` lines."""
     prose: list[str] = []
     tables: list[str] = []
+    splits: list[str] = []
     for line in sql.splitlines():
         stripped = line.strip()
         if not stripped.startswith("--"):
             break
         if TABLE_LINE.match(stripped) or stripped.lower().startswith("-- table"):
             tables.append(stripped)
+        elif SPLIT_LINE.match(stripped) or stripped.lower().startswith("-- split"):
+            splits.append(stripped)
         else:
             prose.append(stripped[2:].strip())
-    return " ".join(p for p in prose if p), tables
+    return " ".join(p for p in prose if p), tables, splits
 
 
 def parse_check_file(path: Path, sources: Sequence[Ref] | None = None) -> QualityCheck:
@@ -128,7 +140,7 @@ def parse_check_file(path: Path, sources: Sequence[Ref] | None = None) -> Qualit
         raise SqlFileError(
             f"{path}: a check only reads; it must not create {sorted(parsed.creates)}"
         )
-    description, table_lines = _header(parsed.sql)
+    description, table_lines, split_lines = _header(parsed.sql)
     if len(table_lines) != 1 or not TABLE_LINE.match(table_lines[0]):
         raise SqlFileError(
             f"{path}: the header needs exactly one line '-- Table: <schema>.<table>' naming the "
@@ -140,6 +152,11 @@ def parse_check_file(path: Path, sources: Sequence[Ref] | None = None) -> Qualit
     known = set(sources if sources is not None else source_tables())
     if table not in known:
         raise SqlFileError(f"{path}: '-- Table: {table[0]}.{table[1]}' is not a source table")
+    split_match = SPLIT_LINE.match(split_lines[0]) if len(split_lines) == 1 else None
+    if split_lines and split_match is None:
+        raise SqlFileError(
+            f"{path}: at most one header line '-- Split: <column>' (e.g. '-- Split: order_id')"
+        )
     reads = frozenset(r for r in parsed.relations if r in known)
     if table not in reads:
         raise SqlFileError(f"{path}: the check is about {table[0]}.{table[1]} but never reads it")
@@ -159,6 +176,7 @@ def parse_check_file(path: Path, sources: Sequence[Ref] | None = None) -> Qualit
         path=path,
         reads=reads,
         uses=frozenset((parsed.relations - known) | parsed.functions),
+        split=split_match.group(1) if split_match else None,
     )
 
 

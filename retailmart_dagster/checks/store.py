@@ -8,16 +8,21 @@
   that fails again later opens a new issue.
 
 Only the checks of this evaluation are touched: running a subset never resolves the others.
+
+- ``analytics.data_quality_segments``: the parts an incremental evaluation ran (``checks/segments.py``),
+  with their input keys, written in the same transaction as the results they gave.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 
 from retailmart_dagster.checks.evaluate import CheckOutcome, GateEntry
+from retailmart_dagster.checks.segments import Part
 
 LOCK_KEY = "retailmart:data_quality"
 
@@ -48,6 +53,30 @@ UPDATE analytics.data_quality_issues
  WHERE status = 'open' AND check_name = ANY(%s)
 """
 
+STORE_PART = """
+INSERT INTO analytics.data_quality_segments AS s
+       (check_name, segment, boundary, input_key, severity, affected_count, total_rows, threshold,
+        sample_keys, details, run_id, evaluated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, now())
+ON CONFLICT (check_name, segment) DO UPDATE
+   SET boundary = EXCLUDED.boundary,
+       input_key = EXCLUDED.input_key,
+       severity = EXCLUDED.severity,
+       affected_count = EXCLUDED.affected_count,
+       total_rows = EXCLUDED.total_rows,
+       threshold = EXCLUDED.threshold,
+       sample_keys = EXCLUDED.sample_keys,
+       details = EXCLUDED.details,
+       run_id = EXCLUDED.run_id,
+       evaluated_at = EXCLUDED.evaluated_at
+"""
+
+# Parts of checks that no longer exist, or of a segment a check no longer has.
+PRUNE_PARTS = """
+DELETE FROM analytics.data_quality_segments AS s
+ WHERE NOT ((s.check_name, s.segment) IN (SELECT * FROM unnest(%s::text[], %s::text[])))
+"""
+
 LATEST_RESULTS = """
 SELECT DISTINCT ON (r.check_name)
        r.check_name, r.dimension, r.severity, r.table_name, r.passed, r.affected_count, r.sample_keys
@@ -58,9 +87,14 @@ SELECT DISTINCT ON (r.check_name)
 
 
 def record_outcomes(
-    conn: psycopg.Connection, outcomes: Sequence[CheckOutcome], run_id: str | None
+    conn: psycopg.Connection,
+    outcomes: Sequence[CheckOutcome],
+    run_id: str | None,
+    parts: Sequence[Part] | None = None,
 ) -> None:
-    """Write one evaluation (results, open and resolved issues) in one transaction."""
+    """Write one evaluation (results, open and resolved issues) in one transaction; with ``parts``
+    (an evaluation of every check, ``segments.evaluate_incremental``) also store the parts it ran
+    and drop stored parts it no longer has."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
         reference_row = conn.execute("SELECT analytics.fn_reference_date()").fetchone()
@@ -104,6 +138,32 @@ def record_outcomes(
                     ],
                 )
             cur.execute(RESOLVE_ISSUES, ([o.check.name for o in outcomes if o.passed],))
+            if parts is not None:
+                _store_parts(cur, parts, run_id)
+
+
+def _store_parts(cur: psycopg.Cursor[Any], parts: Sequence[Part], run_id: str | None) -> None:
+    cur.execute(PRUNE_PARTS, ([p.check_name for p in parts], [p.segment for p in parts]))
+    cur.executemany(
+        STORE_PART,
+        [
+            (
+                p.check_name,
+                p.segment,
+                p.boundary,
+                p.input_key,
+                p.outcome.severity,
+                p.outcome.affected_count,
+                p.outcome.total_rows,
+                p.outcome.threshold,
+                json.dumps(list(p.outcome.sample_keys)),
+                json.dumps(dict(p.outcome.details), sort_keys=True),
+                run_id,
+            )
+            for p in parts
+            if not p.reused
+        ],
+    )
 
 
 def latest_results(conn: psycopg.Connection, check_names: Sequence[str]) -> list[GateEntry]:

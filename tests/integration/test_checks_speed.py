@@ -6,8 +6,8 @@
   rolled back), then the check runs with the planner's choice and again with merge joins and index
   scans switched off (hash joins and sequential scans instead): same count, population and sample
   keys.
-- The source fingerprints run in the evaluation's snapshot and queue (shared among its connections,
-  the largest tables first): the same results as alone.
+- The source fingerprints and the checks' parts run in the evaluation's snapshot and queue (shared
+  among its connections, the largest tables first): the same results as alone.
 - The source fingerprint (hash_record of every row) changes when one value changes or two rows swap a
   value, comes back when the value does, and falls back to the rows' text for a column type without
   a hash function.
@@ -19,17 +19,16 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from retailmart_dagster.checks.assets import fingerprint_reads, source_fingerprint
+from retailmart_dagster.checks.assets import freshness_tables, source_fingerprint
 from retailmart_dagster.checks.evaluate import (
     CLOCK_SETTING,
-    SnapshotRead,
     _cost_order,
     clock_value,
     evaluate_checks,
-    evaluate_with_reads,
     run_check,
 )
 from retailmart_dagster.checks.registry import QualityCheck, load_checks
+from retailmart_dagster.checks.segments import ALL, evaluate_incremental, fingerprint_text
 from tests.conftest import KPI_END_DATE
 from tests.integration.test_quality_rules import MUTATIONS
 
@@ -134,27 +133,30 @@ def test_fingerprint_of_a_type_without_hash_function(rolled_back: psycopg.Connec
     assert source_fingerprint(conn, ref) != (count, before)
 
 
-def _snapshot(conn: psycopg.Connection) -> str:
-    return str(conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0])
-
-
-def test_fingerprints_join_the_evaluation_queue_and_snapshot(kpi_db_url: str) -> None:
+def test_fingerprints_and_parts_share_the_snapshot_and_the_connections(kpi_db_url: str) -> None:
     clock = dt.datetime.combine(KPI_END_DATE, dt.time(), tzinfo=dt.UTC)
     checks = list(CHECKS.values())
-    reads = [*fingerprint_reads(), SnapshotRead("snapshot", frozenset(), _snapshot)]
+    tables = freshness_tables()
     with psycopg.connect(kpi_db_url, autocommit=True) as conn:
-        shared, results = evaluate_with_reads(conn, checks, clock, reads, connections=2)
-        alone, alone_results = evaluate_with_reads(conn, checks, clock, reads, connections=1)
+        # A code version of its own: no stored part is reused, every part runs (nothing stored).
+        shared = evaluate_incremental(conn, checks, clock, "speed", tables, connections=2)
+        alone = evaluate_incremental(conn, checks, clock, "speed", tables, connections=1)
         plain = evaluate_checks(conn, checks, clock)
         with conn.transaction():
-            prints = {r.key: source_fingerprint(conn, r.key) for r in fingerprint_reads()}
-        order = _cost_order(conn, [(r.reads, r.run) for r in reads])
-    assert [o.affected_count for o in shared] == [o.affected_count for o in alone]
-    assert [o.sample_keys for o in shared] == [o.sample_keys for o in plain]
-    assert set(results) == {r.key for r in reads}
-    assert {k: v for k, v in results.items() if k != "snapshot"} == prints
-    assert {k: v for k, v in alone_results.items() if k != "snapshot"} == prints
-    # Longest first: the lines (most rows) before the returns, the table-less read last.
-    keys = [reads[i].key for i in order]
-    assert keys.index(("sales", "order_items")) < keys.index(("sales", "returns"))
-    assert keys[-1] == "snapshot"
+            prints = {ref: source_fingerprint(conn, ref) for ref in tables}
+        order = _cost_order(
+            conn, [(frozenset({ref}), None) for ref in tables] + [(frozenset(), None)]
+        )
+    assert len(shared.fresh_parts) == len(shared.parts) > len(checks)
+    assert [o.affected_count for o in shared.outcomes] == [o.affected_count for o in alone.outcomes]
+    assert [o.sample_keys for o in shared.outcomes] == [o.sample_keys for o in plain]
+    for result in (shared, alone):
+        assert {
+            ref: (result.prints[ref][ALL][0], fingerprint_text(result.prints[ref][ALL]))
+            for ref in tables
+        } == prints
+    # Longest first: the lines (most rows) before the returns, a job reading no table last.
+    assert order.index(tables.index(("sales", "order_items"))) < order.index(
+        tables.index(("sales", "returns"))
+    )
+    assert order[-1] == len(tables)

@@ -16,6 +16,11 @@ from tests.conftest import materialize_all
 pytestmark = pytest.mark.integration
 
 END = dt.date(2025, 10, 1)
+QUALITY_RESULTS = (
+    "SELECT check_name, severity, passed, affected_count, total_rows, threshold, sample_keys,"
+    "       details"
+    "  FROM analytics.data_quality_results WHERE run_id = %s ORDER BY check_name"
+)
 
 
 def _failures(result) -> list[str]:  # noqa: ANN001
@@ -110,6 +115,13 @@ def test_daily_refresh_equals_full_build(new_database, tmp_path: Path) -> None: 
             (refreshed.run_id,),
         ).fetchall()
         assert blocking == []
+        # The evaluation reused the parts of the first run the new day did not touch.
+        reused = conn.execute(
+            "SELECT count(*) FROM analytics.data_quality_segments WHERE run_id <> %s",
+            (refreshed.run_id,),
+        ).fetchone()[0]
+        assert reused >= 40
+        quality_refresh = conn.execute(QUALITY_RESULTS, (refreshed.run_id,)).fetchall()
         after_refresh = kpi_snapshot(conn)
         conn.execute("DROP SCHEMA analytics CASCADE")
 
@@ -117,6 +129,9 @@ def test_daily_refresh_equals_full_build(new_database, tmp_path: Path) -> None: 
     assert rebuilt.success, _failures(rebuilt)
     with psycopg.connect(url, autocommit=True) as conn:
         after_rebuild = kpi_snapshot(conn)
+        quality_rebuild = conn.execute(QUALITY_RESULTS, (rebuilt.run_id,)).fetchall()
+    # Every check gave the same result, incrementally and in full.
+    assert len(quality_refresh) >= 70 and quality_refresh == quality_rebuild
     assert len(after_refresh) >= 80
     # The new day changed the KPIs (the reference date moved), and the refresh followed exactly.
     assert len(snapshot_differences(before_append, after_refresh)) >= 20

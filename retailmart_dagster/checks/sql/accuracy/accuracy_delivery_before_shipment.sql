@@ -1,6 +1,7 @@
 -- Shipments delivered before they were shipped (delivered_date < shipped_date): delivery times would
 -- be negative.
 -- Table: sales.shipments
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.accuracy_delivery_before_shipment') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

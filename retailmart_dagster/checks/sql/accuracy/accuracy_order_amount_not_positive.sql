@@ -1,6 +1,7 @@
 -- Orders whose total amount is zero or negative: revenue is the sum of order totals, so such an
 -- order understates (or cancels out) real sales.
 -- Table: sales.orders
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.accuracy_order_amount_not_positive') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

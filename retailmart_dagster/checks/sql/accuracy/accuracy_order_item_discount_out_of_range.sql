@@ -1,6 +1,7 @@
 -- Order lines whose discount (a percentage) lies outside the configured range (quality.discount_min_pct
 -- .. quality.discount_max_pct): above 100 % the line amount becomes negative.
 -- Table: sales.order_items
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.accuracy_order_item_discount_out_of_range') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -1,6 +1,7 @@
 -- Order lines with a zero or negative unit price: line amounts and product revenue become zero or
 -- negative.
 -- Table: sales.order_items
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.accuracy_order_item_price_not_positive') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -1,5 +1,6 @@
 -- Payments of zero or a negative amount: payment-mode totals and collected revenue are understated.
 -- Table: sales.payments
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.accuracy_payment_amount_not_positive') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

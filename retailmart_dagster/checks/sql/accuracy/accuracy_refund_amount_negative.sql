@@ -1,6 +1,7 @@
 -- Returns with a negative refund amount: refunds would add to net revenue instead of reducing it.
 -- (A zero refund is allowed: a return can be refused a refund.)
 -- Table: sales.returns
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.accuracy_refund_amount_negative') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -5,6 +5,7 @@
 -- order_id index (a few lines per order), instead of first collecting and hashing every returned
 -- (order, product) pair.
 -- Table: sales.returns
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.accuracy_refund_over_paid') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

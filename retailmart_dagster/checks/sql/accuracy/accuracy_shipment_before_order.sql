@@ -2,6 +2,7 @@
 -- times would be negative. Both tables are read in order_id order (the shipments' order_id index, the
 -- orders' primary key) and merge-joined, instead of hashing every order.
 -- Table: sales.shipments
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.accuracy_shipment_before_order') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -1,6 +1,7 @@
 -- Shipments whose status says delivered (config quality.shipment_delivered_status) but that have no
 -- delivery date: delivery times and on-time rates cannot be measured for them.
 -- Table: sales.shipments
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.completeness_delivered_shipment_date') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

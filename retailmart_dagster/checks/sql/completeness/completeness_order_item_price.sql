@@ -1,6 +1,7 @@
 -- Order lines without a unit price: list value, discount amounts and product revenue (quantity x
 -- unit_price) cannot be computed for them.
 -- Table: sales.order_items
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.completeness_order_item_price') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

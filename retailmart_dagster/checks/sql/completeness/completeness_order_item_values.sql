@@ -1,6 +1,7 @@
 -- Order lines missing their order, product, quantity or discount: a line without an order or a
 -- product cannot be attributed, and NULL quantity or discount makes its amount NULL.
 -- Table: sales.order_items
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.completeness_order_item_values') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

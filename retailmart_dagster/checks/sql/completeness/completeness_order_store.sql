@@ -1,6 +1,7 @@
 -- Orders without a store (sales.orders.store_id is NULL): store and regional KPIs cannot attribute
 -- them. One failing row per order.
 -- Table: sales.orders
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.completeness_order_store') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -1,6 +1,7 @@
 -- Orders missing their date, status or total amount: date-window KPIs drop an order without a date,
 -- status filters cannot classify it, and revenue (a sum of total_amount) silently skips a NULL.
 -- Table: sales.orders
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.completeness_order_values') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -1,6 +1,7 @@
 -- Orders that have no order line at all: their total cannot be explained by lines, and line-grain
 -- KPIs (units, product revenue, discounts) miss them entirely.
 -- Table: sales.orders
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.completeness_orders_without_items') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

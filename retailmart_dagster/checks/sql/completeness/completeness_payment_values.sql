@@ -1,6 +1,7 @@
 -- Payments missing their order, date, mode or amount: payment-mode KPIs and the reconciliation of
 -- payments with order totals need all four.
 -- Table: sales.payments
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.completeness_payment_values') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -1,6 +1,7 @@
 -- Returns missing their order, product, date or refund amount: refunds and return rates cannot be
 -- attributed or dated without them.
 -- Table: sales.returns
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.completeness_return_values') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

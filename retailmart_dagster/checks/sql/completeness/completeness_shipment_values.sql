@@ -1,6 +1,7 @@
 -- Shipments missing their order, courier, shipped date or status: courier performance and
 -- shipping-time KPIs need all four.
 -- Table: sales.shipments
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.completeness_shipment_values') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -7,6 +7,7 @@
 -- aggregated along their order_id index and merge-joined with the orders read along their primary
 -- key (no hash of every order).
 -- Table: sales.orders
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.consistency_order_shipment_status') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

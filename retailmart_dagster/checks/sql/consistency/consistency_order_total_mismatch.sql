@@ -5,6 +5,7 @@
 -- their order_id index, the orders along their primary key) and are merge-joined, instead of hashing
 -- 1.5 M order totals at scale 10.
 -- Table: sales.orders
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.consistency_order_total_mismatch') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -3,6 +3,7 @@
 -- two order_id indexes alone (a merge anti-join, no table read, no hash of every order); one pass over
 -- the lines then flags those orders' lines and looks the products (a small table) up in a hash.
 -- Table: sales.order_items
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.consistency_orphan_order_items') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -1,6 +1,7 @@
 -- Orders pointing to a customer or a store that does not exist: customer and store KPIs lose them
 -- (inner joins) while revenue still counts them, so the domains stop adding up.
 -- Table: sales.orders
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.consistency_orphan_orders') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -2,6 +2,7 @@
 -- One pass over the returns, joined to the orders' primary key (not a hash of every order); the
 -- products (a small table) are looked up in a hash.
 -- Table: sales.returns
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.consistency_orphan_returns') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -4,6 +4,7 @@
 -- uniqueness_multiple_payments_per_order. Both tables are read in order_id order (the payments'
 -- order_id index, the orders' primary key) and merge-joined, instead of hashing every order.
 -- Table: sales.payments
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.consistency_payment_amount_mismatch') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

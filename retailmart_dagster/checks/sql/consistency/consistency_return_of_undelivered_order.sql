@@ -1,6 +1,7 @@
 -- Returns of orders that never reached the customer: the order's status is not a delivered status
 -- (quality.delivered_order_statuses, e.g. a Pending or Cancelled order). One failing row per return.
 -- Table: sales.returns
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.consistency_return_of_undelivered_order') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

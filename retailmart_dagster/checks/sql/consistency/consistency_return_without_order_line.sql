@@ -1,6 +1,7 @@
 -- Returns of a product that is not a line of the returned order: the refund cannot be matched to
 -- anything that was sold in that order.
 -- Table: sales.returns
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.consistency_return_without_order_line') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

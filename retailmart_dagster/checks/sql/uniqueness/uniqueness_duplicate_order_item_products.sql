@@ -4,6 +4,7 @@
 -- within each order only: a pair with n lines has n - 1 failing ones; only the lines of those orders
 -- are then ranked, to name the failing ones.
 -- Table: sales.order_items
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.uniqueness_duplicate_order_item_products') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -3,6 +3,7 @@
 -- along their order_id index alone (no table read, no sort): an order with n shipments has n - 1
 -- failing ones; only the shipments of those orders are then read, to name the failing ones.
 -- Table: sales.shipments
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.uniqueness_duplicate_shipments_per_order') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -4,6 +4,7 @@
 -- sort): an order with n payments has n - 1 failing ones; only the payments of those orders are then
 -- read, to name the failing ones.
 -- Table: sales.payments
+-- Split: order_id
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_text('quality_checks.uniqueness_multiple_payments_per_order') AS severity,
            analytics.fn_config_numeric('quality.max_failing_rate') AS threshold,

@@ -1,0 +1,505 @@
+"""The incremental data-quality evaluation: a check's result is reused while nothing it depends on
+changed, and the big order tables are split so that a new day of orders re-checks only recent rows.
+
+Exactness comes from fingerprints, not from timestamps or statistics. Every evaluation fingerprints
+each source table the checks read: row count and the sum of each row's mixed hash (the freshness
+fingerprint of ``checks/assets.py``, column by column with each type's hash function), so any edit,
+insert, delete or two rows swapping a value changes it (barring a 32-bit collision of the sum). The
+tables of ``quality.split_tables`` (orders, lines, payments, shipments, returns) are fingerprinted
+in two parts: the **older** rows (``quality.split_column``, the order id, below a boundary) and the
+**recent** ones (the rest, NULLs included).
+
+A check is then evaluated in parts:
+
+- a check with the header line ``-- Split: order_id`` (its result is the sum of its results over
+  disjoint ranges of order ids) runs separately on the older and the recent rows: every split table
+  it reads is replaced, in its parsed SQL, by ``(SELECT * FROM t WHERE order_id < boundary)`` or its
+  complement; the other tables are read whole;
+- any other check runs on all rows (part ``all``).
+
+Each part has an input key: a digest of the check's SQL, the setup code it calls, the whole
+``analytics.config``, the fingerprints of the parts of the tables it reads, the boundary, and the
+reference date (checks that call ``fn_reference_date``) or the run's clock (checks that read it).
+``analytics.data_quality_segments`` keeps the latest result of each part with its key; a part whose
+key is computed again is reused, any other part runs. The outcome of a split check adds its two parts
+up: failing records, population and the first sample keys of both (in key order).
+
+The boundary is kept from one evaluation to the next (a new boundary means new older rows, so every
+split check runs whole once). It is set so that the recent part holds ``quality.recent_share`` of
+the first split table's rows, and set again when the recent part grows past
+``quality.recent_max_share``. A new day of orders (new order ids) thus touches only recent parts; an
+edit of an old order re-runs the older part of the checks that read its table: slower, still exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import psycopg
+from pglast import ast, parse_sql
+from pglast.stream import RawStream
+from pglast.visitors import Visitor
+from psycopg import sql
+
+from retailmart_dagster.assets.sql_parse import Ref, SqlFileError
+from retailmart_dagster.checks.evaluate import (
+    CLOCK_SETTING,
+    CheckOutcome,
+    Runner,
+    clock_value,
+    run_check,
+    run_in_snapshot,
+)
+from retailmart_dagster.checks.registry import QualityCheck
+from retailmart_dagster.config import ConfigError, config_value
+
+ALL, OLDER, RECENT = "all", "older", "recent"
+SEGMENTS_TABLE = "data_quality_segments"
+REFERENCE_FUNCTION = ("analytics", "fn_reference_date")
+# SQL whose result depends on the moment it runs: such a check is never reused.
+VOLATILE = re.compile(
+    r"\b(current_date|current_time|current_timestamp|localtime|localtimestamp|now|clock_timestamp"
+    r"|statement_timestamp|transaction_timestamp|timeofday|random)\b",
+    re.IGNORECASE,
+)
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+# (row count, sum of the rows' mixed hashes) of one part of a table
+Print = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """``[quality]`` split_tables, split_column, recent_share, recent_max_share."""
+
+    tables: tuple[Ref, ...]
+    column: str
+    recent_share: float
+    recent_max_share: float
+
+    @property
+    def boundary_table(self) -> Ref:
+        return self.tables[0]
+
+
+def split_config(values: Mapping[str, Any] | None = None) -> SplitConfig:
+    """The split settings of analytics.toml, validated (a ConfigError names the key)."""
+    if values is None:
+        values = {
+            "quality.split_tables": config_value("quality.split_tables"),
+            "quality.split_column": config_value("quality.split_column"),
+            "quality.recent_share": config_value("quality.recent_share"),
+            "quality.recent_max_share": config_value("quality.recent_max_share"),
+        }
+    tables: list[Ref] = []
+    for name in values.get("quality.split_tables", []):
+        schema, dot, table = str(name).partition(".")
+        if not dot or not IDENTIFIER.match(schema) or not IDENTIFIER.match(table):
+            raise ConfigError(f"analytics.toml: quality.split_tables: {name!r} is not schema.table")
+        tables.append((schema, table))
+    column = str(values.get("quality.split_column", ""))
+    if not IDENTIFIER.match(column):
+        raise ConfigError(f"analytics.toml: quality.split_column = {column!r} is not a column name")
+    share = float(values.get("quality.recent_share", 0))
+    max_share = float(values.get("quality.recent_max_share", 0))
+    if not 0 < share < max_share <= 1:
+        raise ConfigError(
+            "analytics.toml: need 0 < quality.recent_share < quality.recent_max_share <= 1, got "
+            f"{share} and {max_share}"
+        )
+    return SplitConfig(tuple(tables), column, share, max_share)
+
+
+# ------------------------------------------------------------------------------- restricting SQL
+def restrict_sql(text: str, tables: Iterable[Ref], column: str, boundary: int, segment: str) -> str:
+    """The check's SQL with every read of a split table replaced by a subquery of its older rows
+    (column < boundary) or of its recent rows (column >= boundary, or NULL). The subquery keeps the
+    table's alias, and the planner pulls it up into the query: the same plan with one more filter."""
+    if segment not in (OLDER, RECENT):
+        raise ValueError(f"segment {segment!r}")
+    split = set(tables)
+    condition = (
+        f"t.{column} < {int(boundary)}"
+        if segment == OLDER
+        else f"(t.{column} >= {int(boundary)} OR t.{column} IS NULL)"
+    )
+    tree = parse_sql(text)
+
+    class _Restrict(Visitor):  # type: ignore[misc]
+        def visit_RangeVar(self, _ancestors: Any, node: ast.RangeVar) -> Any:  # noqa: N802
+            ref = (node.schemaname, node.relname)
+            if ref not in split:
+                return None
+            query = f"SELECT * FROM {ref[0]}.{ref[1]} AS t WHERE {condition}"
+            return ast.RangeSubselect(
+                lateral=False,
+                subquery=parse_sql(query)[0].stmt,
+                alias=node.alias or ast.Alias(aliasname=node.relname),
+            )
+
+    _Restrict()(tree)
+    return str(RawStream()(tree))
+
+
+# --------------------------------------------------------------------------------- fingerprints
+def table_print(
+    conn: psycopg.Connection, ref: Ref, column: str | None = None, boundary: int | None = None
+) -> dict[str, Print]:
+    """Fingerprint of a table: {"all": (rows, hash sum)}, and with a boundary also its older and
+    recent parts (which add up to "all"). A column type without a hash function falls back to each
+    row's text (then the sums differ from the hash form, consistently)."""
+    columns = conn.execute(
+        "SELECT a.attname FROM pg_catalog.pg_attribute AS a"
+        " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+        " ORDER BY a.attnum",
+        (sql.Identifier(*ref).as_string(conn),),
+    ).fetchall()
+    table = sql.Identifier(*ref)
+    row_value = sql.SQL("ROW({})").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c[0])) for c in columns)
+    )
+    split = boundary is not None and column is not None
+    group = (
+        sql.SQL("(t.{} < {}) IS TRUE").format(sql.Identifier(column), sql.Literal(int(boundary)))
+        if split and column is not None and boundary is not None
+        else sql.SQL("true")
+    )
+
+    def query(row_hash: sql.Composable) -> sql.Composed:
+        return sql.SQL(
+            "SELECT {group} AS older, count(*), coalesce(sum({row_hash}), 0)"
+            " FROM {table} AS t GROUP BY 1"
+        ).format(group=group, row_hash=row_hash, table=table)
+
+    try:
+        with conn.transaction():  # a savepoint: a failed attempt leaves the caller's transaction
+            rows = conn.execute(
+                query(sql.SQL("hashint4(hash_record({}))").format(row_value))
+            ).fetchall()
+    except psycopg.errors.UndefinedFunction:  # a column type without a hash function
+        rows = conn.execute(query(sql.SQL("hashtext(t::text)::bigint"))).fetchall()
+    except psycopg.errors.UndefinedColumn as exc:
+        raise ConfigError(
+            f"quality.split_tables: {ref[0]}.{ref[1]} has no column {column!r} (quality.split_column)"
+        ) from exc
+    parts = {bool(older): (int(count), int(total)) for older, count, total in rows}
+    out = {ALL: (sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values()))}
+    if split:
+        out[OLDER] = parts.get(True, (0, 0))
+        out[RECENT] = parts.get(False, (0, 0))
+    return out
+
+
+def fingerprint_text(whole: Print) -> str:
+    """The freshness fingerprint of a table, as reported in its materialization metadata."""
+    return f"{whole[0]}:{whole[1]}"
+
+
+# ------------------------------------------------------------------------------------ the state
+@dataclass(frozen=True)
+class StoredPart:
+    check_name: str
+    segment: str
+    boundary: int | None
+    input_key: str
+    severity: str
+    affected_count: int
+    total_rows: int
+    threshold: float
+    sample_keys: tuple[str, ...]
+    details: Mapping[str, Any]
+    evaluated_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """A result of one check on one part of the source, fresh or reused."""
+
+    check_name: str
+    segment: str
+    boundary: int | None
+    input_key: str
+    outcome: CheckOutcome
+    reused: bool
+
+
+@dataclass(frozen=True)
+class _Context:
+    config_digest: str
+    reference_date: str | None
+    sample_limit: int
+    stored: Mapping[tuple[str, str], StoredPart]
+    boundary: int | None
+
+
+def _read_context(conn: psycopg.Connection) -> _Context:
+    config_row = conn.execute(
+        "SELECT md5(coalesce(string_agg(c.key || '=' || c.value::text, ';' ORDER BY c.key), ''))"
+        "  FROM analytics.config AS c"
+    ).fetchone()
+    reference = conn.execute("SELECT analytics.fn_reference_date()").fetchone()
+    limit = conn.execute("SELECT analytics.fn_config_int('quality.sample_key_limit')").fetchone()
+    stored: dict[tuple[str, str], StoredPart] = {}
+    exists = conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL", (f"analytics.{SEGMENTS_TABLE}",)
+    ).fetchone()
+    if exists and exists[0]:
+        rows = conn.execute(
+            "SELECT check_name, segment, boundary, input_key, severity, affected_count, total_rows,"
+            "       threshold, sample_keys, details, evaluated_at"
+            f"  FROM analytics.{SEGMENTS_TABLE}"
+        ).fetchall()
+        for r in rows:
+            stored[(r[0], r[1])] = StoredPart(
+                check_name=r[0],
+                segment=r[1],
+                boundary=None if r[2] is None else int(r[2]),
+                input_key=r[3],
+                severity=r[4],
+                affected_count=int(r[5]),
+                total_rows=int(r[6]),
+                threshold=float(r[7]),
+                sample_keys=tuple(str(k) for k in (r[8] or ())),
+                details=dict(r[9] or {}),
+                evaluated_at=r[10],
+            )
+    split_parts = [p for p in stored.values() if p.segment != ALL and p.boundary is not None]
+    latest = max(split_parts, key=lambda p: p.evaluated_at or dt.datetime.min, default=None)
+    return _Context(
+        config_digest=str(config_row[0]) if config_row else "",
+        reference_date=None if not reference or reference[0] is None else reference[0].isoformat(),
+        sample_limit=int(limit[0]) if limit and limit[0] is not None else 0,
+        stored=stored,
+        boundary=latest.boundary if latest else None,
+    )
+
+
+def choose_boundary(conn: psycopg.Connection, split: SplitConfig) -> int | None:
+    """The split column value above which ``recent_share`` of the boundary table's rows lie (read
+    backwards along its index), or None for an empty table (nothing is split then)."""
+    table = sql.Identifier(*split.boundary_table)
+    column = sql.Identifier(split.column)
+    count_row = conn.execute(sql.SQL("SELECT count({}) FROM {}").format(column, table)).fetchone()
+    count = int(count_row[0]) if count_row else 0
+    if count == 0:
+        return None
+    offset = max(int(count * split.recent_share) - 1, 0)
+    row = conn.execute(
+        sql.SQL(
+            "SELECT {c} FROM {t} WHERE {c} IS NOT NULL ORDER BY {c} DESC OFFSET %s LIMIT 1"
+        ).format(c=column, t=table),
+        (offset,),
+    ).fetchone()
+    return None if not row or row[0] is None else int(row[0])
+
+
+def _needs_new_boundary(prints: Mapping[Ref, Mapping[str, Print]], split: SplitConfig) -> bool:
+    parts = prints[split.boundary_table]
+    total = parts[ALL][0]
+    return total > 0 and parts.get(RECENT, (0, 0))[0] > split.recent_max_share * total
+
+
+# -------------------------------------------------------------------------------------- keys
+def input_key(
+    check: QualityCheck,
+    segment: str,
+    boundary: int | None,
+    prints: Mapping[Ref, Mapping[str, Print]],
+    split: SplitConfig,
+    context: _Context,
+    code_version: str,
+    clock: dt.datetime,
+) -> str:
+    """Digest of everything the result of check on this part depends on."""
+    parts: dict[str, Any] = {
+        "check": check.name,
+        "sql": hashlib.sha256(check.sql.encode()).hexdigest(),
+        "code": code_version,
+        "config": context.config_digest,
+        "segment": segment,
+        "boundary": boundary if segment != ALL else None,
+        "column": split.column if segment != ALL else None,
+        "tables": {
+            f"{ref[0]}.{ref[1]}": prints[ref][segment if ref in split.tables else ALL]
+            for ref in sorted(check.reads)
+        },
+    }
+    if REFERENCE_FUNCTION in check.uses:
+        parts["reference_date"] = context.reference_date
+    if CLOCK_SETTING in check.sql:
+        parts["clock"] = clock_value(clock)
+    if VOLATILE.search(check.sql):
+        parts["never_reused"] = uuid.uuid4().hex
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------- combining
+def natural_key(key: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key of a sample key such as 'order_id=12' or 'store_id=3,prod_id=40': numbers compare
+    as numbers, so the order is the checks' own (by id, then by the next id or ISO date)."""
+    return tuple(
+        (0, int(chunk)) if chunk.isdigit() else (1, chunk)
+        for chunk in re.split(r"(\d+)", key)
+        if chunk
+    )
+
+
+def combine(check: QualityCheck, parts: Sequence[CheckOutcome], sample_limit: int) -> CheckOutcome:
+    """The outcome of a split check: its parts added up (records, population), the first
+    ``sample_limit`` sample keys of all parts, in key order."""
+    if len(parts) == 1:
+        return parts[0]
+    if any(p.details for p in parts):
+        raise SqlFileError(
+            f"{check.path}: a check with '-- Split:' must not return details (they cannot be added up)"
+        )
+    keys = sorted((k for p in parts for k in p.sample_keys), key=natural_key)
+    last = parts[-1]
+    return dataclasses.replace(
+        last,
+        affected_count=sum(p.affected_count for p in parts),
+        total_rows=sum(p.total_rows for p in parts),
+        sample_keys=tuple(keys[: max(sample_limit, 0)]),
+        details={},
+    )
+
+
+def _stored_outcome(check: QualityCheck, stored: StoredPart) -> CheckOutcome:
+    return CheckOutcome(
+        check=check,
+        severity=stored.severity,
+        affected_count=stored.affected_count,
+        total_rows=stored.total_rows,
+        threshold=stored.threshold,
+        sample_keys=stored.sample_keys,
+        details=dict(stored.details),
+    )
+
+
+# --------------------------------------------------------------------------------- evaluation
+@dataclass(frozen=True)
+class IncrementalEvaluation:
+    outcomes: list[CheckOutcome]  # in the order of the checks
+    parts: list[Part]
+    prints: dict[Ref, dict[str, Print]]
+    boundary: int | None
+    new_boundary: bool
+
+    @property
+    def fresh_parts(self) -> list[Part]:
+        return [p for p in self.parts if not p.reused]
+
+
+def _run_part(connection: psycopg.Connection, check: QualityCheck, text: str) -> CheckOutcome:
+    return run_check(connection, dataclasses.replace(check, sql=text))
+
+
+def evaluate_incremental(
+    conn: psycopg.Connection,
+    checks: Sequence[QualityCheck],
+    clock: dt.datetime,
+    code_version: str,
+    extra_tables: Iterable[Ref] = (),
+    split: SplitConfig | None = None,
+    connections: int | None = None,
+) -> IncrementalEvaluation:
+    """Evaluate every check on one snapshot, reusing the stored parts whose input is unchanged.
+    ``extra_tables`` are fingerprinted too (the freshness-tracked tables); ``prints`` of the result
+    has every fingerprinted table."""
+    split = split or split_config()
+    for check in checks:
+        if check.split is not None and check.split != split.column:
+            raise SqlFileError(
+                f"{check.path}: '-- Split: {check.split}' but quality.split_column is "
+                f"{split.column!r}"
+            )
+    tables = sorted({r for c in checks for r in c.reads} | set(extra_tables))
+
+    def body(run: Runner) -> IncrementalEvaluation:
+        context = _read_context(conn)
+        boundary = context.boundary
+        new_boundary = boundary is None
+        if boundary is None:
+            boundary = choose_boundary(conn, split)
+
+        def fingerprint(refs: Sequence[Ref], at: int | None) -> dict[Ref, dict[str, Print]]:
+            jobs = [
+                (
+                    frozenset({ref}),
+                    partial(
+                        table_print,
+                        ref=ref,
+                        column=split.column if ref in split.tables else None,
+                        boundary=at if ref in split.tables else None,
+                    ),
+                )
+                for ref in refs
+            ]
+            return dict(zip(refs, run(jobs), strict=True))
+
+        prints = fingerprint(tables, boundary)
+        if (
+            boundary is not None
+            and split.boundary_table in prints
+            and _needs_new_boundary(prints, split)
+        ):
+            boundary = choose_boundary(conn, split)
+            new_boundary = True
+            prints.update(fingerprint([t for t in tables if t in split.tables], boundary))
+
+        plan: list[tuple[QualityCheck, str, str]] = []  # (check, segment, key)
+        for check in checks:
+            segments = (OLDER, RECENT) if check.split and boundary is not None else (ALL,)
+            for segment in segments:
+                key = input_key(
+                    check, segment, boundary, prints, split, context, code_version, clock
+                )
+                plan.append((check, segment, key))
+
+        jobs = []
+        pending: list[int] = []
+        for index, (check, segment, key) in enumerate(plan):
+            stored = context.stored.get((check.name, segment))
+            if stored is not None and stored.input_key == key:
+                continue
+            text = (
+                check.sql
+                if segment == ALL
+                else restrict_sql(
+                    check.sql, split.tables, split.column, int(boundary or 0), segment
+                )
+            )
+            jobs.append((check.reads, partial(_run_part, check=check, text=text)))
+            pending.append(index)
+        fresh = dict(zip(pending, run(jobs), strict=True))
+
+        parts: list[Part] = []
+        for index, (check, segment, key) in enumerate(plan):
+            if index in fresh:
+                outcome, reused = fresh[index], False
+            else:
+                outcome, reused = (
+                    _stored_outcome(check, context.stored[(check.name, segment)]),
+                    True,
+                )
+            parts.append(
+                Part(
+                    check.name, segment, boundary if segment != ALL else None, key, outcome, reused
+                )
+            )
+        by_check: dict[str, list[CheckOutcome]] = {}
+        for part in parts:
+            by_check.setdefault(part.check_name, []).append(part.outcome)
+        outcomes = [combine(c, by_check[c.name], context.sample_limit) for c in checks]
+        return IncrementalEvaluation(outcomes, parts, prints, boundary, new_boundary)
+
+    return run_in_snapshot(conn, clock, body, connections)

@@ -1,0 +1,279 @@
+"""The incremental data-quality evaluation (retailmart_dagster/checks/segments.py) on a real server.
+
+- Every check split by order id gives, on its older and recent orders added up, exactly what it gives
+  on all rows: with its targeted break (test_quality_rules.MUTATIONS) applied, at boundaries that
+  put the broken rows on both sides.
+- An evaluation reuses exactly the parts whose rows, configuration and reference date did not change,
+  and its outcomes always equal a full evaluation: after nothing changed, after an edit of an old
+  order, after a new order, after a configuration change, when the boundary moves, and when the
+  stored parts are lost.
+- The split and the fingerprints run in the evaluation's snapshot on shared connections: the same
+  results as on one connection, and the fingerprints equal source_fingerprint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator, Sequence
+
+import psycopg
+import pytest
+
+from retailmart_dagster.assets.builder import SqlBuilder, topological_order
+from retailmart_dagster.assets.sql_assets import _config_hook, load_sql_objects
+from retailmart_dagster.checks.assets import source_fingerprint
+from retailmart_dagster.checks.evaluate import (
+    CLOCK_SETTING,
+    CheckOutcome,
+    clock_value,
+    evaluate_checks,
+    run_check,
+)
+from retailmart_dagster.checks.registry import load_checks
+from retailmart_dagster.checks.segments import (
+    ALL,
+    OLDER,
+    RECENT,
+    IncrementalEvaluation,
+    combine,
+    evaluate_incremental,
+    fingerprint_text,
+    restrict_sql,
+    split_config,
+)
+from retailmart_dagster.checks.store import record_outcomes
+from tests.conftest import KPI_END_DATE
+from tests.integration.test_quality_rules import MUTATIONS
+
+pytestmark = pytest.mark.integration
+
+CHECKS = load_checks()
+BY_NAME = {c.name: c for c in CHECKS}
+SPLIT = split_config()
+CLOCK = dt.datetime.combine(KPI_END_DATE, dt.time(), tzinfo=dt.UTC)
+
+
+def _same(outcome: CheckOutcome) -> tuple:
+    return (
+        outcome.check.name,
+        outcome.severity,
+        outcome.affected_count,
+        outcome.total_rows,
+        outcome.threshold,
+        outcome.sample_keys,
+        dict(outcome.details),
+    )
+
+
+@pytest.fixture
+def scratch(kpi_db_url: str) -> Iterator[psycopg.Connection]:
+    """A transaction on the KPI database that is always rolled back (declared FKs switched off)."""
+    with psycopg.connect(kpi_db_url) as conn:
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute("SELECT set_config(%s, %s, true)", (CLOCK_SETTING, clock_value(CLOCK)))
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+@pytest.mark.parametrize("name", sorted(c.name for c in CHECKS if c.split))
+def test_split_parts_add_up_to_the_whole_check(scratch: psycopg.Connection, name: str) -> None:
+    check = BY_NAME[name]
+    assert name in MUTATIONS, "every split check has a targeted break to test it with"
+    for statement in MUTATIONS[name][0]:
+        scratch.execute(statement)
+    whole = run_check(scratch, check)
+    assert whole.affected_count > 0  # the break is really there
+    limit = scratch.execute("SELECT analytics.fn_config_int('quality.sample_key_limit')")
+    sample_limit = int(limit.fetchone()[0])
+    # The breaks hit the first orders (lowest ids) and their rows: boundaries after the first and
+    # the second order put them on both sides; the median order splits the table in halves.
+    count = scratch.execute("SELECT count(*) FROM sales.orders").fetchone()[0]
+    both_sides = 0  # boundaries with failing rows in both parts
+    for offset in (1, 2, count // 2):
+        boundary = scratch.execute(
+            "SELECT order_id FROM sales.orders ORDER BY order_id OFFSET %s LIMIT 1", (offset,)
+        ).fetchone()[0]
+        parts = [
+            run_check(
+                scratch,
+                dataclasses.replace(
+                    check,
+                    sql=restrict_sql(check.sql, SPLIT.tables, SPLIT.column, boundary, segment),
+                ),
+            )
+            for segment in (OLDER, RECENT)
+        ]
+        assert _same(combine(check, parts, sample_limit)) == _same(whole), boundary
+        both_sides += all(p.affected_count > 0 for p in parts)
+    SPLIT_SEEN[name] = both_sides
+
+
+# check -> boundaries at which its failing rows were on both sides (filled by the test above)
+SPLIT_SEEN: dict[str, int] = {}
+
+
+def test_most_breaks_were_split_across_both_parts() -> None:
+    """(Run after the parametrized test, in file order.) Most breaks hit both parts at some boundary,
+    so the sample keys of two parts were merged; the rest hit rows of one order, or orphans whose
+    order id has no order (always recent)."""
+    if len(SPLIT_SEEN) < sum(1 for c in CHECKS if c.split):
+        pytest.skip("needs every case of test_split_parts_add_up_to_the_whole_check")
+    assert sum(1 for seen in SPLIT_SEEN.values() if seen) >= 15
+
+
+# ---------------------------------------------------------------------------- whole evaluations
+def _setup(url: str) -> None:
+    objects = load_sql_objects()
+    builder = SqlBuilder(objects, post_hooks={"config": _config_hook})
+    with psycopg.connect(url) as conn:
+        for obj in topological_order(objects):
+            if obj.group == "setup":
+                builder.build(conn, obj, run_id="test-quality-incremental")
+        conn.commit()
+
+
+def _evaluate(
+    url: str,
+    split=None,
+    checks: Sequence = CHECKS,
+    connections: int | None = None,  # noqa: ANN001
+) -> tuple[IncrementalEvaluation, list[CheckOutcome]]:
+    """An incremental evaluation (its parts stored) and a full one of the same data."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        result = evaluate_incremental(
+            conn, checks, CLOCK, "code", split=split, connections=connections
+        )
+        record_outcomes(conn, result.outcomes, "test", result.parts)
+        full = evaluate_checks(conn, checks, CLOCK)
+    assert [_same(o) for o in result.outcomes] == [_same(o) for o in full]
+    return result, full
+
+
+def _run(result: IncrementalEvaluation) -> set[str]:
+    return {f"{p.check_name}:{p.segment}" for p in result.fresh_parts}
+
+
+def _reads(table: str) -> set[str]:
+    """The parts of the checks reading table that a change of one older row of it invalidates."""
+    schema, name = table.split(".")
+    out = set()
+    for c in CHECKS:
+        if (schema, name) in c.reads:
+            out.add(f"{c.name}:{OLDER if c.split else ALL}")
+    return out
+
+
+# The parts that run every time: checks reading the clock or now().
+ALWAYS = {"timeliness_latest_order_lag:all"}
+
+
+def test_the_evaluation_reuses_unchanged_parts_and_equals_a_full_one(new_database) -> None:  # noqa: ANN001
+    from retailmart_dagster.generate import generate
+
+    url = new_database("quality_incremental")
+    with psycopg.connect(url) as conn:
+        generate(conn, scale=0.01, seed=3, end_date=KPI_END_DATE)
+    _setup(url)
+    split_count = sum(1 for c in CHECKS if c.split)
+
+    first, _ = _evaluate(url)
+    assert first.new_boundary and first.boundary is not None
+    assert len(first.fresh_parts) == len(CHECKS) + split_count  # nothing stored yet: all run
+    with psycopg.connect(url) as conn:
+        orders, above = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE order_id >= %s) FROM sales.orders",
+            (first.boundary,),
+        ).fetchone()
+    assert 0 < above <= max(1, round(orders * SPLIT.recent_share))
+
+    # Nothing changed: only what reads the clock runs again; fingerprints as source_fingerprint.
+    again, _ = _evaluate(url, connections=1)
+    assert _run(again) == ALWAYS and again.boundary == first.boundary
+    with psycopg.connect(url) as conn:
+        for ref in SPLIT.tables:
+            assert source_fingerprint(conn, ref) == (
+                again.prints[ref][ALL][0],
+                fingerprint_text(again.prints[ref][ALL]),
+            )
+            older, recent = again.prints[ref][OLDER], again.prints[ref][RECENT]
+            assert (older[0] + recent[0], older[1] + recent[1]) == again.prints[ref][ALL]
+
+    # An old order's total no longer matches its lines: the older parts of the checks reading the
+    # orders run again (and find it); nothing recent does.
+    with psycopg.connect(url) as conn:
+        old_order = conn.execute("SELECT min(order_id) FROM sales.orders").fetchone()[0]
+        conn.execute(
+            "UPDATE sales.orders SET total_amount = total_amount + 5 WHERE order_id = %s",
+            (old_order,),
+        )
+    edited, full = _evaluate(url)
+    assert _run(edited) == _reads("sales.orders") | ALWAYS
+    mismatch = next(o for o in full if o.check.name == "consistency_order_total_mismatch")
+    assert f"order_id={old_order}" in mismatch.sample_keys
+
+    # A new order (a new id) with a broken line: only recent parts, and the 'all' parts of the
+    # checks reading the changed tables, run; the outcome has the keys of both parts.
+    with psycopg.connect(url) as conn:
+        new_order = conn.execute(
+            """
+            INSERT INTO sales.orders (order_id, cust_id, store_id, order_date, order_status,
+                                      total_amount)
+            SELECT max(order_id) + 1, min(cust_id), min(store_id), max(order_date), 'Pending', 10
+              FROM sales.orders
+            RETURNING order_id
+            """
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO sales.order_items (order_item_id, order_id, prod_id, quantity, unit_price,"
+            " discount) SELECT max(order_item_id) + 1, %s, min(prod_id), 1, 11, 0"
+            " FROM sales.order_items",
+            (new_order,),
+        )
+    appended, full = _evaluate(url)
+    recent_only = {p.split(":")[1] for p in _run(appended) - ALWAYS}
+    assert recent_only <= {RECENT, ALL}
+    assert "consistency_order_total_mismatch:recent" in _run(appended)
+    assert not any(p.endswith(f":{OLDER}") for p in _run(appended))
+    mismatch = next(
+        o for o in appended.outcomes if o.check.name == "consistency_order_total_mismatch"
+    )
+    assert {f"order_id={old_order}", f"order_id={new_order}"} <= set(mismatch.sample_keys)
+    assert mismatch.affected_count >= 2
+
+    # A configuration change: every part runs again.
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "UPDATE analytics.config SET value = to_jsonb(6) WHERE key = 'quality.amount_tolerance'"
+        )
+    reconfigured, full = _evaluate(url)
+    assert len(reconfigured.fresh_parts) == len(reconfigured.parts)
+    mismatch = next(o for o in full if o.check.name == "consistency_order_total_mismatch")
+    assert mismatch.affected_count == 0  # both differences (5 and 1) within the new tolerance
+
+    # The recent part grew past recent_max_share: a new boundary, every split check runs whole.
+    small = dataclasses.replace(SPLIT, recent_share=0.001, recent_max_share=0.002)
+    moved, _ = _evaluate(url, split=small)
+    assert moved.new_boundary and moved.boundary != reconfigured.boundary
+    assert {p for p in _run(moved) if not p.endswith(":all")} == {
+        f"{c.name}:{s}" for c in CHECKS if c.split for s in (OLDER, RECENT)
+    }
+    assert _run(_evaluate(url, split=small)[0]) == ALWAYS  # and is kept
+
+    # The stored parts lost (or a subset of the checks evaluated): everything runs, nothing breaks.
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE analytics.data_quality_segments")
+    lost, _ = _evaluate(url)
+    assert len(lost.fresh_parts) == len(lost.parts)
+    subset = [
+        BY_NAME["consistency_order_total_mismatch"],
+        BY_NAME["uniqueness_duplicate_customers"],
+    ]
+    _evaluate(url, checks=subset)
+    with psycopg.connect(url) as conn:
+        kept = conn.execute(
+            "SELECT count(DISTINCT check_name) FROM analytics.data_quality_segments"
+        ).fetchone()[0]
+    assert kept == 2  # the parts of this evaluation's checks only
