@@ -52,9 +52,8 @@ from retailmart_dagster.assets.exports import (  # noqa: E402
     serialize,
 )
 from retailmart_dagster.assets.sql_assets import _config_hook, load_sql_objects  # noqa: E402
-from retailmart_dagster.checks.evaluate import evaluate_checks  # noqa: E402
+from retailmart_dagster.checks.assets import checks_code_version, evaluate_and_record  # noqa: E402
 from retailmart_dagster.checks.registry import load_checks  # noqa: E402
-from retailmart_dagster.checks.store import record_outcomes  # noqa: E402
 from retailmart_dagster.resources.embedded import EmbeddedPostgres  # noqa: E402
 
 END_DATE = dt.date(2025, 10, 1)
@@ -104,6 +103,7 @@ def direct_build(url: str, out_dir: Path, clock: dt.date) -> tuple[float, dict[s
     objects = load_sql_objects()
     builder = SqlBuilder(objects, post_hooks={"config": _config_hook})
     checks = load_checks()
+    code_version = checks_code_version(checks, objects)
     per: dict[str, float] = {}
     started = time.perf_counter()
     with psycopg.connect(url) as conn:
@@ -111,8 +111,13 @@ def direct_build(url: str, out_dir: Path, clock: dt.date) -> tuple[float, dict[s
         for obj in topological_order(objects):
             if not checked and obj.group != "setup":
                 t0 = time.perf_counter()
-                outcomes = evaluate_checks(conn, checks, dt.datetime.combine(clock, dt.time()))
-                record_outcomes(conn, outcomes, "bench-direct")
+                evaluate_and_record(
+                    conn,
+                    checks,
+                    dt.datetime.combine(clock, dt.time()),
+                    code_version,
+                    "bench-direct",
+                )
                 per[QUALITY_STEP] = time.perf_counter() - t0
                 checked = True
             t0 = time.perf_counter()

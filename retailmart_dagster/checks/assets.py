@@ -283,6 +283,22 @@ def checks_code_version(checks: Sequence[QualityCheck], objects: Sequence[SqlObj
     return hashlib.sha256("\n".join(texts).encode()).hexdigest()
 
 
+def evaluate_and_record(
+    conn: psycopg.Connection,
+    checks: Sequence[QualityCheck],
+    clock: dt.datetime,
+    code_version: str,
+    run_id: str | None,
+) -> IncrementalEvaluation:
+    """What the evaluation asset does in the database: evaluate every check incrementally (the
+    freshness-tracked tables fingerprinted with them) and record the outcomes and the parts run."""
+    result = evaluate_incremental(
+        conn, checks, clock, code_version, extra_tables=freshness_tables()
+    )
+    record_outcomes(conn, result.outcomes, run_id, result.parts)
+    return result
+
+
 def _evaluation_metadata(result: IncrementalEvaluation) -> dict[str, Any]:
     fresh = result.fresh_parts
     return {
@@ -321,11 +337,8 @@ def build_evaluation_asset(
         clock = quality_clock.now()
         try:
             with postgres.connection() as conn:
-                result = evaluate_incremental(
-                    conn, checks, clock, code_version, extra_tables=freshness_tables()
-                )
+                result = evaluate_and_record(conn, checks, clock, code_version, context.run.run_id)
                 outcomes = result.outcomes
-                record_outcomes(conn, outcomes, context.run.run_id, result.parts)
             prints = {
                 ref: (result.prints[ref][ALL][0], fingerprint_text(result.prints[ref][ALL]))
                 for ref in freshness_tables()
