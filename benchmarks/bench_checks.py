@@ -18,7 +18,12 @@ Measured, best of ``--repeat`` rounds:
 - recording the results (``record_outcomes``, rolled back) and the source-change fingerprints the
   evaluation asset also computes (``source_fingerprint`` of the freshness-tracked tables);
 - the minimum-work pass of ``bench_build.py`` (one aggregate over all order lines joined to their
-  orders), as the yardstick.
+  orders), as the yardstick;
+- the incremental evaluation of the evaluation asset (``evaluate_incremental``, parts stored as the
+  asset stores them): with nothing stored, again with nothing changed, and (generated databases
+  only, never with ``--url``) after one new day of orders (``append_day.py``), with how many parts
+  ran. It rewrites the stored parts of ``analytics.data_quality_segments`` (a cache; the next run of
+  the pipeline recomputes what it needs).
 
 Prints each check's time, slowest first, and the totals; measures, never asserts. To compare with
 another version of the checks: ``--sql-dir OLD/checks/sql --connections 1``.
@@ -55,7 +60,8 @@ from retailmart_dagster.checks.evaluate import (  # noqa: E402
     run_check,
 )
 from retailmart_dagster.checks.registry import QualityCheck, load_checks  # noqa: E402
-from retailmart_dagster.checks.store import record_outcomes  # noqa: E402
+from retailmart_dagster.checks.segments import evaluate_incremental  # noqa: E402
+from retailmart_dagster.checks.store import _store_parts, record_outcomes  # noqa: E402
 
 T = TypeVar("T")
 
@@ -193,6 +199,32 @@ def measure(
     )
 
 
+def measure_incremental(url: str, append: bool) -> None:
+    """The incremental evaluation: nothing stored, nothing changed, and after one appended day."""
+    from append_day import append_day
+
+    checks = load_checks()
+    clock = dt.datetime.combine(END_DATE, dt.time(), tzinfo=dt.UTC)
+    rows: list[tuple[str, float, int, int]] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM analytics.data_quality_segments")
+        steps = ["nothing stored", "nothing changed"] + (["one day appended"] if append else [])
+        for step in steps:
+            if step == "one day appended":
+                with psycopg.connect(url) as writer:
+                    day = append_day(writer, seed=42).day
+                clock = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+            secs, result = timed(
+                lambda c=clock: evaluate_incremental(conn, checks, c, "bench", freshness_tables())
+            )
+            with conn.transaction(), conn.cursor() as cur:
+                _store_parts(cur, result.parts, "bench-checks")
+            rows.append((step, secs, len(result.fresh_parts), len(result.parts)))
+    print("incremental evaluation (evaluate_incremental, fingerprints included):")
+    for step, secs, ran, parts in rows:
+        print(f"  {step:<20} {secs:8.3f} s  ({ran} of {parts} parts run)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a database with source data (default: generate per scale)")
@@ -218,6 +250,7 @@ def main() -> None:
         build_setup(args.url)
         print(f"== {args.url.rpartition('@')[2]}")
         measure(args.url, args.repeat, args.top, args.connections, args.sql_dir)
+        measure_incremental(args.url, append=False)
         return
 
     from retailmart_dagster.generate import generate
@@ -236,6 +269,7 @@ def main() -> None:
             f"generated in {secs:.1f} s"
         )
         measure(url, args.repeat, args.top, args.connections, args.sql_dir)
+        measure_incremental(url, append=True)
         if not args.keep:
             _drop_database(admin, name)
 
