@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -309,6 +310,12 @@ def _needs_new_boundary(prints: Mapping[Ref, Mapping[str, Print]], split: SplitC
 
 
 # -------------------------------------------------------------------------------------- keys
+@functools.lru_cache(maxsize=256)
+def _volatile(text: str) -> bool:
+    """Whether the SQL (its statements, not its comments) calls a function of the current time."""
+    return bool(VOLATILE.search(str(RawStream()(parse_sql(text)))))
+
+
 def input_key(
     check: QualityCheck,
     segment: str,
@@ -337,7 +344,7 @@ def input_key(
         parts["reference_date"] = context.reference_date
     if CLOCK_SETTING in check.sql:
         parts["clock"] = clock_value(clock)
-    if VOLATILE.search(check.sql):
+    if _volatile(check.sql):
         parts["never_reused"] = uuid.uuid4().hex
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

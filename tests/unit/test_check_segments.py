@@ -19,6 +19,7 @@ from retailmart_dagster.checks.segments import (
     OLDER,
     RECENT,
     _Context,
+    _volatile,
     combine,
     input_key,
     natural_key,
@@ -191,3 +192,11 @@ def test_an_input_key_changes_with_what_the_part_reads_and_nothing_else() -> Non
     # The run's clock, or now() when it is unset: never reused.
     lag = "timeliness_latest_order_lag"
     assert _key(lag, ALL, prints) != _key(lag, ALL, prints)
+
+
+def test_only_sql_that_calls_a_clock_function_is_never_reused() -> None:
+    assert _volatile("SELECT now()") and _volatile("SELECT current_date - 1")
+    assert not _volatile("-- what is failing right now\nSELECT 1 AS known_now_column")
+    lag = CHECKS["timeliness_latest_order_lag"].sql  # falls back to now() without a clock
+    assert _volatile(lag)
+    assert [c.name for c in CHECKS.values() if _volatile(c.sql)] == ["timeliness_latest_order_lag"]
