@@ -20,8 +20,7 @@ from collections.abc import Iterator, Sequence
 import psycopg
 import pytest
 
-from retailmart_dagster.assets.builder import SqlBuilder, topological_order
-from retailmart_dagster.assets.sql_assets import _config_hook, load_sql_objects
+from benchmarks.bench_checks import build_setup
 from retailmart_dagster.checks.assets import source_fingerprint
 from retailmart_dagster.checks.evaluate import (
     CLOCK_SETTING,
@@ -44,7 +43,7 @@ from retailmart_dagster.checks.segments import (
 )
 from retailmart_dagster.checks.store import record_outcomes
 from tests.conftest import KPI_END_DATE
-from tests.integration.test_quality_rules import MUTATIONS
+from tests.integration.test_quality_rules import MUTATIONS, _result
 
 pytestmark = pytest.mark.integration
 
@@ -54,16 +53,7 @@ SPLIT = split_config()
 CLOCK = dt.datetime.combine(KPI_END_DATE, dt.time(), tzinfo=dt.UTC)
 
 
-def _same(outcome: CheckOutcome) -> tuple:
-    return (
-        outcome.check.name,
-        outcome.severity,
-        outcome.affected_count,
-        outcome.total_rows,
-        outcome.threshold,
-        outcome.sample_keys,
-        dict(outcome.details),
-    )
+_same = _result  # everything an outcome says
 
 
 @pytest.fixture
@@ -125,14 +115,7 @@ def test_most_breaks_were_split_across_both_parts() -> None:
 
 
 # ---------------------------------------------------------------------------- whole evaluations
-def _setup(url: str) -> None:
-    objects = load_sql_objects()
-    builder = SqlBuilder(objects, post_hooks={"config": _config_hook})
-    with psycopg.connect(url) as conn:
-        for obj in topological_order(objects):
-            if obj.group == "setup":
-                builder.build(conn, obj, run_id="test-quality-incremental")
-        conn.commit()
+_setup = build_setup  # the setup objects (config, reference date, result tables)
 
 
 def _evaluate(
