@@ -12,6 +12,9 @@
 -- the shipment-delay alert, the alerts stack and the alert sync (which read that alert), the pending
 -- shipments export and the operations summary. As a view, the scan of every order and the join to
 -- the shipments ran once per reader: about 1 s each at scale 10, now once per build.
+-- The shipments are aggregated per open order in a LATERAL subquery that reads them along their
+-- order_id index: only the open orders' shipments are read (a tenth at scale 10), instead of hashing
+-- every shipment to join them (1.0 -> 0.75 s at scale 10; same rows).
 -- Priority from configured age thresholds (days, strictly older than):
 --   Critical: age_days > operations.pending_priority_critical_days
 --   High:     age_days > operations.pending_priority_high_days
@@ -53,23 +56,6 @@ open_orders AS (
     WHERE o.order_date <= p.ref_date
       AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
       AND NOT coalesce(o.order_status = ANY (p.delivered_statuses), false)
-),
-
-shipments_by_order AS (
-    SELECT
-        s.order_id,
-        count(*) AS shipments,
-        max(s.shipped_date) AS last_shipped_date,
-        bool_or(
-            s.delivered_date IS NOT NULL
-            OR coalesce(s.status = ANY (p.delivered_shipment_statuses), false)
-        ) AS has_delivered_shipment,
-        (array_agg(s.courier_name ORDER BY s.shipped_date DESC NULLS LAST, s.shipment_id DESC))[1]
-            AS courier_name
-    FROM sales.shipments AS s
-    JOIN open_orders AS oo ON oo.order_id = s.order_id
-    CROSS JOIN params AS p
-    GROUP BY s.order_id
 )
 
 SELECT
@@ -101,6 +87,18 @@ SELECT
     END AS priority_order
 FROM open_orders AS oo
 CROSS JOIN params AS p
-LEFT JOIN shipments_by_order AS sb ON sb.order_id = oo.order_id;
+CROSS JOIN LATERAL (
+    SELECT
+        count(*) AS shipments,
+        max(s.shipped_date) AS last_shipped_date,
+        bool_or(
+            s.delivered_date IS NOT NULL
+            OR coalesce(s.status = ANY (p.delivered_shipment_statuses), false)
+        ) AS has_delivered_shipment,
+        (array_agg(s.courier_name ORDER BY s.shipped_date DESC NULLS LAST, s.shipment_id DESC))[1]
+            AS courier_name
+    FROM sales.shipments AS s
+    WHERE s.order_id = oo.order_id
+) AS sb;
 
 CREATE UNIQUE INDEX ux_mv_pending_shipments ON analytics.mv_pending_shipments (order_id);
