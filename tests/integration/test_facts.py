@@ -1148,3 +1148,95 @@ def test_sales_day_fact_incremental_load_equals_full_build(new_database) -> None
         conn.commit()
         assert _build(conn, set(names))["fact_sales_days"] == "recreate"
         assert actual_sales_days(conn) == incremental
+
+
+def _first_line(conn: psycopg.Connection, order_id: int) -> tuple[int, int]:
+    return conn.execute(
+        "SELECT order_item_id, prod_id FROM sales.order_items WHERE order_id = %s"
+        " ORDER BY order_item_id LIMIT 1",
+        (order_id,),
+    ).fetchone()
+
+
+def test_edited_order_lines_reload_their_days_old_or_recent(new_database) -> None:  # noqa: ANN001
+    """Lines edited after their orders were loaded, where the orders' own rows stay the same: a
+    quantity changed, two lines of different days swapping their products (every order total and
+    count unchanged), a line deleted and a late line added — long before facts.line_recent_days, and
+    within it. fact_orders reloads exactly those days (plus its usual window), the product facts
+    follow, and everything equals the source (pandas)."""
+    from retailmart_dagster.generate import generate
+
+    names = {"fact_orders", *PRODUCT_FACTS, *MONTH_FACTS}
+    url = new_database("line_edits")
+    with psycopg.connect(url) as conn:
+        generate(conn, scale=0.02, seed=17, end_date=END)
+        _build(conn, names)
+        reload_days = int(
+            conn.execute("SELECT analytics.fn_config_int('facts.reload_days')").fetchone()[0]
+        )
+        recent_days = int(
+            conn.execute("SELECT analytics.fn_config_int('facts.line_recent_days')").fetchone()[0]
+        )
+        window = {END - dt.timedelta(days=i) for i in range(reload_days)}
+
+        def orders_with_lines(before: dt.date, after: dt.date, n: int) -> list[tuple[int, dt.date]]:
+            """n orders with two or more lines, on n different days in (after, before)."""
+            return conn.execute(
+                "SELECT DISTINCT ON (o.order_date) o.order_id, o.order_date FROM sales.orders o"
+                " WHERE o.order_date < %s AND o.order_date > %s AND (SELECT count(DISTINCT"
+                " i.prod_id) FROM sales.order_items i WHERE i.order_id = o.order_id) >= 2"
+                " ORDER BY o.order_date, o.order_id LIMIT %s",
+                (before, after, n),
+            ).fetchall()
+
+        for before, after in (
+            (END - dt.timedelta(days=recent_days + 60), END - dt.timedelta(days=900)),  # old
+            (END - dt.timedelta(days=reload_days), END - dt.timedelta(days=recent_days - 5)),
+        ):
+            picked = orders_with_lines(before, after, 5)
+            assert len(picked) == 5
+            (qty, qty_day), (a, a_day), (b, b_day), (gone, gone_day), (late, late_day) = picked
+            line_a, prod_a = _first_line(conn, a)
+            line_b, prod_b = _first_line(conn, b)
+            assert prod_a != prod_b
+            with conn.transaction():
+                conn.execute(
+                    "UPDATE sales.order_items SET quantity = quantity + 1 WHERE order_item_id = %s",
+                    (_first_line(conn, qty)[0],),
+                )
+                swap = "UPDATE sales.order_items SET prod_id = %s WHERE order_item_id = %s"
+                conn.execute(swap, (prod_b, line_a))
+                conn.execute(swap, (prod_a, line_b))
+                conn.execute(
+                    "DELETE FROM sales.order_items WHERE order_item_id = %s",
+                    (_first_line(conn, gone)[0],),
+                )
+                conn.execute(
+                    "INSERT INTO sales.order_items (order_item_id, order_id, prod_id, quantity,"
+                    " unit_price, discount) SELECT max(order_item_id) + 1, %s, min(prod_id), 2,"
+                    " 7.5, 0 FROM sales.order_items",
+                    (late,),
+                )
+            t0 = _now(conn)
+            _build(conn, names)
+            edited = {qty_day, a_day, b_day, gone_day, late_day}
+            assert _reloaded_days(conn, t0, "fact_orders") == edited | window, (before, after)
+            assert _reloaded(conn, t0) == dict.fromkeys(PRODUCT_FACTS, edited | window)
+            assert_same_facts(actual_fact_orders(conn), expected_fact_orders(conn))
+            assert_product_facts_match_source(conn)
+            assert_month_rollups_match_days(conn)
+
+        # Nothing changed, and a line whose order does not exist: only the usual window reloads.
+        with conn.transaction():
+            conn.execute("SET LOCAL session_replication_role = replica")  # past the foreign key
+            conn.execute(
+                "INSERT INTO sales.order_items (order_item_id, order_id, prod_id, quantity,"
+                " unit_price, discount) SELECT max(order_item_id) + 1,"
+                " (SELECT max(order_id) + 1000 FROM sales.orders), min(prod_id), 1, 3, 0"
+                " FROM sales.order_items"
+            )
+        t1 = _now(conn)
+        _build(conn, names)
+        assert _reloaded_days(conn, t1, "fact_orders") == window
+        assert _reloaded(conn, t1) == dict.fromkeys(PRODUCT_FACTS, window)
+        assert_same_facts(actual_fact_orders(conn), expected_fact_orders(conn))

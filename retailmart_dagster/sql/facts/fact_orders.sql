@@ -6,8 +6,19 @@
 -- Amounts are kept unrounded.
 -- Loaded incrementally by order_date: a day is (re)loaded when its fingerprint — a hash over the day's
 -- orders and the returns of those orders — differs from the one recorded at its last
--- load in analytics.fact_partitions, and the last facts.reload_days days up to the latest order date
--- are always reloaded (order lines added late). Days that vanished from the source are deleted.
+-- load in analytics.fact_partitions, when a line of one of its orders was added, edited or deleted
+-- since (see line_hash below), and the last facts.reload_days days up to the latest order date are
+-- always reloaded. Days that vanished from the source are deleted. The recorded fingerprint is the
+-- day's source fingerprint and, after a '/', the sum of its orders' line_hash, so the facts built on
+-- this one (which follow these fingerprints) reload a day whose lines changed too.
+-- Lines: each row keeps line_hash, the sum of hashint4(hash_record(line)) over the order's lines (a
+-- mixed hash of every column of each line). Every load compares, order by order, the lines of the
+-- orders of the last facts.line_recent_days days (from the first of their order ids on), and all
+-- older lines by one sum: the source's older lines against the loaded older orders' line_count and
+-- line_hash. Only when that sum differs (an old line added, edited, deleted or moved; or lines of an
+-- order that is not here) are all orders compared one by one. At scale 10 the sum costs about 1 s per
+-- load (4.3 M lines, in parallel), the full comparison about 2.5 s. Lines whose order has no row
+-- here (no such order, or no order date) change no day.
 -- Question: What did each order contain and what was refunded, computed once?
 -- Owner: Data platform
 -- Refresh: daily, incremental by order_date (changed days only)
@@ -32,7 +43,8 @@ CREATE TABLE analytics.fact_orders (
     discount_amount numeric NOT NULL,
     line_net_value  numeric NOT NULL,
     return_count    integer NOT NULL,
-    refund_amount   numeric NOT NULL
+    refund_amount   numeric NOT NULL,
+    line_hash       bigint  NOT NULL
 );
 
 -- The day fingerprints of the source: a statement of its own, without the config functions (not
@@ -65,6 +77,104 @@ SELECT
 FROM order_hash AS oh
 LEFT JOIN return_hash AS rh ON rh.day = oh.day;
 
+-- The boundary between recent and older lines: the first order id of the loaded orders of the last
+-- facts.line_recent_days days (none when nothing is loaded yet: every day loads anyway). A setting
+-- of this transaction, so the parallel sum below can read it (the config functions are not
+-- parallel safe).
+WITH params AS MATERIALIZED (
+    SELECT
+        (SELECT max(g.order_date) FROM analytics.fact_orders AS g)
+        - analytics.fn_config_int('facts.line_recent_days') AS since
+)
+
+SELECT set_config(
+    'retailmart.fact_orders_line_boundary',
+    coalesce(
+        (
+            SELECT min(f.order_id)
+            FROM analytics.fact_orders AS f
+            CROSS JOIN params AS p
+            WHERE f.order_date > p.since
+        ),
+        2147483647
+    )::text,
+    true
+);
+
+-- The source's older lines: how many, and the sum of their hashes (in parallel).
+CREATE TEMP TABLE pg_temp.fact_orders_older_lines ON COMMIT DROP AS
+SELECT
+    count(*) AS lines,
+    coalesce(sum(hashint4(hash_record(i))), 0) AS h
+FROM sales.order_items AS i
+CROSS JOIN (SELECT current_setting('retailmart.fact_orders_line_boundary')::int AS boundary) AS b
+WHERE i.order_id < b.boundary;
+
+-- The days of the loaded orders whose lines differ from the source's (and the current days of
+-- orders not loaded yet that have lines).
+CREATE TEMP TABLE pg_temp.fact_orders_line_days ON COMMIT DROP AS
+WITH params AS MATERIALIZED (
+    SELECT
+        current_setting('retailmart.fact_orders_line_boundary')::int AS boundary,
+        EXISTS (SELECT 1 FROM analytics.fact_orders) AS loaded
+),
+
+older_changed AS MATERIALIZED (
+    SELECT
+        (s.lines, s.h) IS DISTINCT FROM (l.lines, l.h) AS changed
+    FROM params AS p
+    CROSS JOIN pg_temp.fact_orders_older_lines AS s
+    CROSS JOIN LATERAL (
+        SELECT
+            coalesce(sum(f.line_count), 0) AS lines,
+            coalesce(sum(f.line_hash), 0) AS h
+        FROM analytics.fact_orders AS f
+        WHERE f.order_id < p.boundary
+    ) AS l
+),
+
+-- The first order id compared one by one: the boundary, or every order when the older lines
+-- changed (none when nothing is loaded). One bound, so both sides are read along their order_id
+-- indexes from it.
+compared AS MATERIALIZED (
+    SELECT
+        CASE
+            WHEN NOT p.loaded THEN 2147483647
+            WHEN oc.changed THEN -2147483648
+            ELSE p.boundary
+        END AS from_id
+    FROM params AS p
+    CROSS JOIN older_changed AS oc
+),
+
+source_orders AS (
+    SELECT
+        i.order_id,
+        count(*) AS lines,
+        sum(hashint4(hash_record(i))) AS h
+    FROM sales.order_items AS i
+    WHERE i.order_id >= (SELECT c.from_id FROM compared AS c)
+    GROUP BY i.order_id
+),
+
+loaded_orders AS (
+    SELECT
+        f.order_id,
+        f.order_date,
+        f.line_count,
+        f.line_hash
+    FROM analytics.fact_orders AS f
+    WHERE f.order_id >= (SELECT c.from_id FROM compared AS c)
+)
+
+SELECT DISTINCT coalesce(l.order_date, o.order_date) AS day
+FROM loaded_orders AS l
+FULL JOIN source_orders AS s ON s.order_id = l.order_id
+LEFT JOIN sales.orders AS o ON o.order_id = s.order_id
+WHERE (coalesce(s.lines, 0), coalesce(s.h, 0))
+      IS DISTINCT FROM (coalesce(l.line_count, 0), coalesce(l.line_hash, 0))
+  AND coalesce(l.order_date, o.order_date) IS NOT NULL;
+
 CREATE TEMP TABLE pg_temp.fact_orders_changed ON COMMIT DROP AS
 WITH params AS MATERIALIZED (
     SELECT analytics.fn_config_int('facts.reload_days') AS reload_days
@@ -93,8 +203,9 @@ SELECT
 FROM source_days AS s
 FULL JOIN loaded AS l ON l.day = s.day
 CROSS JOIN params AS p
-WHERE s.fingerprint IS DISTINCT FROM l.fingerprint
-   OR s.day > (SELECT max(sd.day) FROM source_days AS sd) - p.reload_days;
+WHERE s.fingerprint IS DISTINCT FROM split_part(l.fingerprint, '/', 1)
+   OR s.day > (SELECT max(sd.day) FROM source_days AS sd) - p.reload_days
+   OR s.day IN (SELECT d.day FROM pg_temp.fact_orders_line_days AS d);
 
 ANALYZE pg_temp.fact_orders_changed;
 
@@ -121,7 +232,8 @@ lines AS (
         count(*) AS line_count,
         coalesce(sum(oi.quantity), 0) AS units,
         coalesce(sum(oi.quantity * oi.unit_price), 0) AS list_value,
-        coalesce(sum(oi.quantity * oi.unit_price * oi.discount), 0) / 100 AS discount_amount
+        coalesce(sum(oi.quantity * oi.unit_price * oi.discount), 0) / 100 AS discount_amount,
+        sum(hashint4(hash_record(oi))) AS line_hash
     FROM sales.order_items AS oi
     JOIN changed_orders AS co ON co.order_id = oi.order_id
     GROUP BY oi.order_id
@@ -151,10 +263,24 @@ SELECT
     coalesce(l.discount_amount, 0),
     coalesce(l.list_value, 0) - coalesce(l.discount_amount, 0),
     coalesce(r.return_count, 0),
-    coalesce(r.refund_amount, 0)
+    coalesce(r.refund_amount, 0),
+    coalesce(l.line_hash, 0)
 FROM changed_orders AS co
 LEFT JOIN lines AS l ON l.order_id = co.order_id
 LEFT JOIN refunds AS r ON r.order_id = co.order_id;
+
+-- The reloaded days' fingerprints get the sum of their orders' line hashes.
+UPDATE pg_temp.fact_orders_changed AS c
+SET fingerprint = c.fingerprint || '/' || lh.h
+FROM (
+    SELECT
+        f.order_date,
+        sum(f.line_hash) AS h
+    FROM analytics.fact_orders AS f
+    JOIN pg_temp.fact_orders_changed AS cd ON cd.day = f.order_date
+    GROUP BY f.order_date
+) AS lh
+WHERE lh.order_date = c.day AND c.fingerprint IS NOT NULL;
 
 -- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
 SELECT analytics.fn_record_fact_partitions('fact_orders', 'order_date');

@@ -12,7 +12,7 @@
 -- Loaded incrementally by order_date, following analytics.fact_orders: a day is (re)loaded when the
 -- fingerprint that fact_orders recorded for it in analytics.fact_partitions differs from the one
 -- recorded here at its last load, and the last facts.reload_days days up to the latest order date are
--- always reloaded (order lines added late, as fact_orders does). Days that left fact_orders are
+-- always reloaded (as fact_orders does; its fingerprint covers the orders' lines too). Days that left fact_orders are
 -- deleted. Build it after fact_orders (it reads analytics.fact_orders, so the lineage says so).
 -- Question: What did each product sell on each day, per order status, computed once?
 -- Owner: Data platform

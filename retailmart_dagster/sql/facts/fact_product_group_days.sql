@@ -14,8 +14,8 @@
 -- analytics.fact_orders recorded for it in analytics.fact_partitions plus a hash of the catalogue's
 -- (prod_id, category, brand): a catalogue change (a product moved to another category or brand, added
 -- or removed) reloads every day. Otherwise loaded incrementally like fact_orders: days whose
--- fact_orders fingerprint changed, plus the last facts.reload_days days up to the latest order date
--- (late order lines); days that left fact_orders are deleted.
+-- fact_orders fingerprint changed (it covers the orders' lines too), plus the last facts.reload_days
+-- days up to the latest order date; days that left fact_orders are deleted.
 -- Question: How many orders of each day and status contained each category and each brand?
 -- Owner: Data platform
 -- Refresh: daily, incremental by order_date (days changed in fact_orders; everything after a catalogue change)

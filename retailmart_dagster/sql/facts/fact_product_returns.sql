@@ -11,8 +11,8 @@
 -- analytics.fact_orders recorded for it in analytics.fact_partitions (a hash of the day's orders and
 -- their returns) plus a hash of the catalogue's (prod_id, category): a catalogue change reloads every
 -- day. Otherwise loaded incrementally by order_date like fact_orders: days whose fact_orders
--- fingerprint changed, plus the last facts.reload_days days up to the latest order date (late order
--- lines); days that left fact_orders are deleted.
+-- fingerprint changed (its fingerprint covers the orders' lines too), plus the last
+-- facts.reload_days days up to the latest order date; days that left fact_orders are deleted.
 -- Question: Which products came back from which orders, in which category, and did the order contain that category?
 -- Owner: Data platform
 -- Refresh: daily, incremental by order_date (days changed in fact_orders; everything after a catalogue change)

@@ -8,7 +8,7 @@
 -- fact's per-order amounts. Days whose orders are all excluded have no row (as days without orders).
 -- Loaded incrementally by order_date: a day is (re)loaded when its fingerprint — the day's fingerprint
 -- in analytics.fact_partitions for fact_orders, the time fact_orders last loaded it (fact_orders
--- reloads its last facts.reload_days days on every load, for late order lines) and the status rule —
+-- reloads its last facts.reload_days days and days whose lines changed) and the status rule —
 -- differs from the one recorded here at the day's last load. Days that left fact_orders are deleted.
 -- Build it after fact_orders (it reads analytics.fact_orders, so the lineage says so).
 -- (A load time is the start of the loading transaction: two loads of a day inside ONE transaction
