@@ -78,7 +78,8 @@ FROM order_hash AS oh
 LEFT JOIN return_hash AS rh ON rh.day = oh.day;
 
 -- The boundary between recent and older lines: the first order id of the loaded orders of the last
--- facts.line_recent_days days (none when nothing is loaded yet: every day loads anyway). A setting
+-- facts.line_recent_days days (the smallest integer when nothing is loaded yet: no line is older,
+-- and every day loads anyway). A setting
 -- of this transaction, so the parallel sum below can read it (the config functions are not
 -- parallel safe).
 WITH params AS MATERIALIZED (
@@ -96,7 +97,7 @@ SELECT set_config(
             CROSS JOIN params AS p
             WHERE f.order_date > p.since
         ),
-        2147483647
+        -2147483648
     )::text,
     true
 );
