@@ -61,7 +61,7 @@ from retailmart_dagster.checks.evaluate import (  # noqa: E402
 )
 from retailmart_dagster.checks.registry import QualityCheck, load_checks  # noqa: E402
 from retailmart_dagster.checks.segments import evaluate_incremental  # noqa: E402
-from retailmart_dagster.checks.store import _store_parts, record_outcomes  # noqa: E402
+from retailmart_dagster.checks.store import record_outcomes, store_parts  # noqa: E402
 
 T = TypeVar("T")
 
@@ -218,7 +218,7 @@ def measure_incremental(url: str, append: bool) -> None:
                 lambda c=clock: evaluate_incremental(conn, checks, c, "bench", freshness_tables())
             )
             with conn.transaction(), conn.cursor() as cur:
-                _store_parts(cur, result.parts, "bench-checks")
+                store_parts(cur, result.parts, "bench-checks")
             rows.append((step, secs, len(result.fresh_parts), len(result.parts)))
     print("incremental evaluation (evaluate_incremental, fingerprints included):")
     for step, secs, ran, parts in rows:

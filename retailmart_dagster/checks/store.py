@@ -139,10 +139,12 @@ def record_outcomes(
                 )
             cur.execute(RESOLVE_ISSUES, ([o.check.name for o in outcomes if o.passed],))
             if parts is not None:
-                _store_parts(cur, parts, run_id)
+                store_parts(cur, parts, run_id)
 
 
-def _store_parts(cur: psycopg.Cursor[Any], parts: Sequence[Part], run_id: str | None) -> None:
+def store_parts(cur: psycopg.Cursor[Any], parts: Sequence[Part], run_id: str | None) -> None:
+    """Store the parts an evaluation ran (reused ones are stored already) and drop stored parts of
+    checks or segments it no longer has; in the caller's transaction."""
     cur.execute(PRUNE_PARTS, ([p.check_name for p in parts], [p.segment for p in parts]))
     cur.executemany(
         STORE_PART,
