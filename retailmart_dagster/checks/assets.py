@@ -58,7 +58,6 @@ from retailmart_dagster.assets.sql_parse import ANALYTICS_SCHEMA, Ref, SqlFileEr
 from retailmart_dagster.checks.evaluate import (
     CheckOutcome,
     clock_value,
-    evaluate_checks,
     gate_failures,
     gate_message,
     to_check_evaluation,
@@ -291,11 +290,12 @@ def evaluate_and_record(
     run_id: str | None,
 ) -> IncrementalEvaluation:
     """What the evaluation asset does in the database: evaluate every check incrementally (the
-    freshness-tracked tables fingerprinted with them) and record the outcomes and the parts run."""
+    freshness-tracked tables fingerprinted with them) and record the outcomes and the parts run
+    (stored parts of checks that no longer exist are dropped)."""
     result = evaluate_incremental(
         conn, checks, clock, code_version, extra_tables=freshness_tables()
     )
-    record_outcomes(conn, result.outcomes, run_id, result.parts)
+    record_outcomes(conn, result.outcomes, run_id, result.parts, [c.name for c in checks])
     return result
 
 
@@ -407,7 +407,11 @@ def build_gate_asset(checks: Sequence[QualityCheck]) -> AssetsDefinition:
 
 
 def _dimension_checks(
-    dimension: str, members: Sequence[QualityCheck], severity: Mapping[str, str]
+    dimension: str,
+    members: Sequence[QualityCheck],
+    severity: Mapping[str, str],
+    code_version: str,
+    known: Sequence[str],
 ) -> AssetChecksDefinition:
     by_key = {check_key(c): c for c in members}
 
@@ -415,7 +419,9 @@ def _dimension_checks(
         name=f"data_quality_{dimension}",
         specs=[check_spec(c, severity[c.name]) for c in members],
         can_subset=True,
-        description=f"The {dimension} checks of the source tables (checks/sql/{dimension}/).",
+        description=f"The {dimension} checks of the source tables (checks/sql/{dimension}/), "
+        "evaluated incrementally like the evaluation asset: the stored parts whose input did not "
+        "change are reused.",
     )
     def _run(
         context: AssetCheckExecutionContext,
@@ -424,19 +430,23 @@ def _dimension_checks(
     ) -> Iterator[AssetCheckResult]:
         selected = [c for k, c in by_key.items() if k in context.selected_asset_check_keys]
         with postgres.connection() as conn:
-            outcomes = evaluate_checks(conn, selected, quality_clock.now())
-            record_outcomes(conn, outcomes, context.run.run_id)
-        for outcome in outcomes:
+            result = evaluate_incremental(conn, selected, quality_clock.now(), code_version)
+            record_outcomes(conn, result.outcomes, context.run.run_id, result.parts, known)
+        context.log.info(
+            f"{len(result.fresh_parts)} of {len(result.parts)} parts run, the others reused"
+        )
+        for outcome in result.outcomes:
             yield to_check_result(outcome, source_key(outcome.check.table))
 
     return _run
 
 
 def build_asset_checks(
-    checks: Sequence[QualityCheck], severity: Mapping[str, str]
+    checks: Sequence[QualityCheck], severity: Mapping[str, str], code_version: str = ""
 ) -> list[AssetChecksDefinition]:
+    known = [c.name for c in checks]
     return [
-        _dimension_checks(d, [c for c in checks if c.dimension == d], severity)
+        _dimension_checks(d, [c for c in checks if c.dimension == d], severity, code_version, known)
         for d in DIMENSIONS
         if any(c.dimension == d for c in checks)
     ]
@@ -456,7 +466,8 @@ class QualityDefinitions:
 def build_quality(objects: Sequence[SqlObject]) -> QualityDefinitions:
     checks = load_checks()
     severity = severities(checks, config_values())
-    asset_checks = build_asset_checks(checks, severity)
+    code_version = checks_code_version(checks, objects)
+    asset_checks = build_asset_checks(checks, severity, code_version)
     job = define_asset_job(
         DATA_QUALITY_JOB,
         selection=AssetSelection.checks(*asset_checks),
@@ -470,7 +481,7 @@ def build_quality(objects: Sequence[SqlObject]) -> QualityDefinitions:
             build_evaluation_asset(
                 checks,
                 evaluation_dependencies(checks, objects),
-                checks_code_version(checks, objects),
+                code_version,
             ),
             build_gate_asset(checks),
         ],

@@ -71,10 +71,14 @@ ON CONFLICT (check_name, segment) DO UPDATE
        evaluated_at = EXCLUDED.evaluated_at
 """
 
-# Parts of checks that no longer exist, or of a segment a check no longer has.
+# Parts this evaluation no longer has: a segment an evaluated check no longer has, or (with the
+# names of every registered check) the parts of a check that no longer exists. The parts of checks
+# outside a subset evaluation are kept: they are still valid, and their input keys decide.
 PRUNE_PARTS = """
 DELETE FROM analytics.data_quality_segments AS s
- WHERE NOT ((s.check_name, s.segment) IN (SELECT * FROM unnest(%s::text[], %s::text[])))
+ WHERE (s.check_name = ANY(%(evaluated)s)
+        AND NOT ((s.check_name, s.segment) IN (SELECT * FROM unnest(%(names)s::text[], %(segments)s::text[]))))
+    OR (%(known)s::text[] IS NOT NULL AND s.check_name <> ALL(%(known)s::text[]))
 """
 
 LATEST_RESULTS = """
@@ -91,10 +95,12 @@ def record_outcomes(
     outcomes: Sequence[CheckOutcome],
     run_id: str | None,
     parts: Sequence[Part] | None = None,
+    known_checks: Sequence[str] | None = None,
 ) -> None:
     """Write one evaluation (results, open and resolved issues) in one transaction; with ``parts``
-    (an evaluation of every check, ``segments.evaluate_incremental``) also store the parts it ran
-    and drop stored parts it no longer has."""
+    (an incremental evaluation, ``segments.evaluate_incremental``, of every check or of a subset)
+    also store the parts it ran and drop the stored parts its checks no longer have, and those of
+    checks not in ``known_checks`` (every registered check; None: keep them)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
         reference_row = conn.execute("SELECT analytics.fn_reference_date()").fetchone()
@@ -139,13 +145,27 @@ def record_outcomes(
                 )
             cur.execute(RESOLVE_ISSUES, ([o.check.name for o in outcomes if o.passed],))
             if parts is not None:
-                store_parts(cur, parts, run_id)
+                store_parts(cur, parts, run_id, known_checks)
 
 
-def store_parts(cur: psycopg.Cursor[Any], parts: Sequence[Part], run_id: str | None) -> None:
-    """Store the parts an evaluation ran (reused ones are stored already) and drop stored parts of
-    checks or segments it no longer has; in the caller's transaction."""
-    cur.execute(PRUNE_PARTS, ([p.check_name for p in parts], [p.segment for p in parts]))
+def store_parts(
+    cur: psycopg.Cursor[Any],
+    parts: Sequence[Part],
+    run_id: str | None,
+    known_checks: Sequence[str] | None = None,
+) -> None:
+    """Store the parts an evaluation ran (reused ones are stored already) and drop the stored parts
+    of its checks' segments it no longer has and, unless ``known_checks`` is None, of checks not in
+    it; in the caller's transaction."""
+    cur.execute(
+        PRUNE_PARTS,
+        {
+            "evaluated": sorted({p.check_name for p in parts}),
+            "names": [p.check_name for p in parts],
+            "segments": [p.segment for p in parts],
+            "known": None if known_checks is None else list(known_checks),
+        },
+    )
     cur.executemany(
         STORE_PART,
         [

@@ -333,7 +333,19 @@ def test_checks_only_job_records_and_fails_on_blocking_checks(
             "SELECT count(*) FROM analytics.data_quality_results WHERE run_id = %s",
             (result.run_id,),
         ).fetchone()[0]
+        # Incremental like the evaluation asset: nothing changed since the full refresh, so only
+        # the part that reads the clock ran again; every other stored part was reused and kept.
+        ran = conn.execute(
+            "SELECT check_name || ':' || segment FROM analytics.data_quality_segments"
+            " WHERE run_id = %s",
+            (result.run_id,),
+        ).fetchall()
+        stored = conn.execute(
+            "SELECT count(DISTINCT check_name) FROM analytics.data_quality_segments"
+        ).fetchone()[0]
     assert recorded == len(CHECKS)
+    assert {r[0] for r in ran} == {"timeliness_latest_order_lag:all"}
+    assert stored == len(CHECKS)
     after = _issues(defects_url)
     assert {n: v[0] for n, v in after.items()} == {n: v[0] for n, v in before.items()}
     assert all(after[n][3] > before[n][3] for n in before)  # last_seen_at

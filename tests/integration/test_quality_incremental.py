@@ -123,13 +123,14 @@ def _evaluate(
     split=None,
     checks: Sequence = CHECKS,
     connections: int | None = None,  # noqa: ANN001
+    known: Sequence[str] | None = None,
 ) -> tuple[IncrementalEvaluation, list[CheckOutcome]]:
     """An incremental evaluation (its parts stored) and a full one of the same data."""
     with psycopg.connect(url, autocommit=True) as conn:
         result = evaluate_incremental(
             conn, checks, CLOCK, "code", split=split, connections=connections
         )
-        record_outcomes(conn, result.outcomes, "test", result.parts)
+        record_outcomes(conn, result.outcomes, "test", result.parts, known)
         full = evaluate_checks(conn, checks, CLOCK)
     assert [_same(o) for o in result.outcomes] == [_same(o) for o in full]
     return result, full
@@ -245,18 +246,42 @@ def test_the_evaluation_reuses_unchanged_parts_and_equals_a_full_one(new_databas
     }
     assert _run(_evaluate(url, split=small)[0]) == ALWAYS  # and is kept
 
-    # The stored parts lost (or a subset of the checks evaluated): everything runs, nothing breaks.
+    # The stored parts lost: everything runs, nothing breaks.
     with psycopg.connect(url) as conn:
         conn.execute("TRUNCATE analytics.data_quality_segments")
     lost, _ = _evaluate(url)
     assert len(lost.fresh_parts) == len(lost.parts)
+
+    # A subset evaluation (data_quality_job runs one per dimension) reuses the stored parts of its
+    # checks and keeps those of the others; the parts of a check that no longer exists go when the
+    # names of every registered check are given (the evaluation asset, the dimension checks).
     subset = [
         BY_NAME["consistency_order_total_mismatch"],
         BY_NAME["uniqueness_duplicate_customers"],
     ]
-    _evaluate(url, checks=subset)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "UPDATE sales.orders SET total_amount = total_amount + 1 WHERE order_id = %s",
+            (old_order,),
+        )
+    partial, _ = _evaluate(url, checks=subset)
+    assert _run(partial) == {"consistency_order_total_mismatch:older"}
     with psycopg.connect(url) as conn:
         kept = conn.execute(
             "SELECT count(DISTINCT check_name) FROM analytics.data_quality_segments"
         ).fetchone()[0]
-    assert kept == 2  # the parts of this evaluation's checks only
+        assert kept == len(CHECKS)
+        conn.execute(
+            "INSERT INTO analytics.data_quality_segments (check_name, segment, input_key, severity,"
+            " affected_count, total_rows, threshold, sample_keys, details)"
+            " VALUES ('retired_check', 'all', 'k', 'WARN', 0, 0, 0, '[]', '{}')"
+        )
+    everything, _ = _evaluate(url, known=[c.name for c in CHECKS])
+    assert _run(everything) == (_reads("sales.orders") | ALWAYS) - {
+        "consistency_order_total_mismatch:older"
+    }
+    with psycopg.connect(url) as conn:
+        names = {
+            r[0] for r in conn.execute("SELECT check_name FROM analytics.data_quality_segments")
+        }
+    assert names == set(BY_NAME)
