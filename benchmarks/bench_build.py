@@ -251,6 +251,46 @@ class ServerMemory:
         self._thread.join()
 
 
+LAYERS = (
+    "setup",
+    "data quality",
+    "facts",
+    "KPI objects (views, materialized views, functions)",
+    "alerts",
+    "dashboard exports (export functions, JSON files)",
+)
+
+
+def _layer(step: str, objects: dict[str, tuple[str, str]]) -> str:
+    """The layer of a step key (analytics__<object>, dashboard__..., quality steps)."""
+    name = step.split("__", 1)[1] if step.startswith("analytics__") else step
+    kind, group = objects.get(name, ("", ""))
+    if step.startswith("dashboard__") or group == "exports":
+        return LAYERS[5]
+    if group == "setup":
+        return "setup"
+    if group == "quality" or (not group and name.startswith("data_quality")):
+        return "data quality"
+    if name == "alert_history_sync" or group == "alerts":
+        return "alerts"
+    if kind == "fact_table":
+        return "facts"
+    return LAYERS[3]
+
+
+def by_layer(per: dict[str, float], total: float) -> list[tuple[str, int, float]]:
+    """(layer, steps, seconds) of a Dagster run, and what the run spent outside its steps."""
+    objects = {o.name: (o.kind, o.group) for o in load_sql_objects()}
+    sums = {layer: [0, 0.0] for layer in LAYERS}
+    for step, secs in per.items():
+        entry = sums[_layer(step, objects)]
+        entry[0] += 1
+        entry[1] += secs
+    rows = [(layer, int(n), float(t)) for layer, (n, t) in sums.items()]
+    rows.append(("outside steps (run start and end, between steps)", 0, total - sum(per.values())))
+    return rows
+
+
 def _overheads(dagster: dict[str, float], direct: dict[str, float]) -> list[float]:
     return [dagster[k] - direct[k] for k in dagster if k in direct]
 
@@ -349,6 +389,12 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str) -> None:
     print("ten slowest steps (Dagster daily refresh; share of the sum of step times):")
     for step, secs in sorted(daily_per.items(), key=lambda kv: -kv[1])[:10]:
         print(f"  {step:<55} {secs:7.3f} s  {secs / daily_sum:6.1%}")
+    print("by layer (Dagster full build | daily refresh):")
+    for (layer, steps_n, full_s), (_, _, daily_s) in zip(
+        by_layer(full_per, full_total), by_layer(daily_per, daily_total), strict=True
+    ):
+        count = f"{steps_n:4d} steps" if steps_n else " " * 10
+        print(f"  {layer:<55} {count} {full_s:8.2f} s | {daily_s:7.2f} s")
     print("ten slowest steps (direct SQL full build):")
     direct_sum = sum(direct_first.values()) or 1.0
     for step, secs in sorted(direct_first.items(), key=lambda kv: -kv[1])[:10]:

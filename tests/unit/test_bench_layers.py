@@ -1,0 +1,37 @@
+"""benchmarks/bench_build.py sums a run's step times by layer: every step of the main job lands in
+exactly one layer, and the layers are the ones a reader looks for."""
+
+from __future__ import annotations
+
+from benchmarks.bench_build import LAYERS, by_layer
+from retailmart_dagster.assets.sql_assets import SOURCE_PREFIX, load_sql_objects
+from retailmart_dagster.definitions import build_definitions
+
+
+def _steps() -> list[str]:
+    defs = build_definitions(database_url="postgresql://u@127.0.0.1:1/db")
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    return [k.to_python_identifier() for k in keys if k.path[0] != SOURCE_PREFIX]
+
+
+def test_every_step_of_the_main_job_has_one_layer() -> None:
+    steps = _steps()
+    rows = by_layer(dict.fromkeys(steps, 1.0), total=len(steps) + 2.5)
+    counts = {layer: n for layer, n, _ in rows}
+    seconds = {layer: s for layer, _, s in rows}
+    assert [layer for layer, _, _ in rows][: len(LAYERS)] == list(LAYERS)
+    assert sum(counts.values()) == len(steps)
+    assert seconds["outside steps (run start and end, between steps)"] == 2.5
+
+    objects = load_sql_objects()
+    assert counts["setup"] == sum(1 for o in objects if o.group == "setup")
+    assert counts["facts"] == sum(1 for o in objects if o.kind == "fact_table") > 0
+    # the evaluation, the gate and the report view
+    assert counts["data quality"] == 3
+    # the alert views and the alert history sync
+    assert counts["alerts"] == sum(1 for o in objects if o.group == "alerts") + 1
+    exports = [s for s in steps if s.startswith("dashboard__")]
+    functions = sum(1 for o in objects if o.group == "exports")
+    assert counts[LAYERS[5]] == len(exports) + functions
+    kpi_groups = {"sales", "customers", "products", "stores", "operations", "marketing"}
+    assert counts[LAYERS[3]] == sum(1 for o in objects if o.group in kpi_groups)
