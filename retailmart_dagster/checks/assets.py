@@ -16,8 +16,9 @@ the command would exit 0. Hence:
   depends on it, so nothing downstream builds and the run (and the CLI) fails.
 - The quality report view and ``fn_export_quality`` depend on the evaluation, not on the gate: the
   report and ``quality.json`` are written even (especially) when the gate stops the KPIs.
-- The same checks, as ``@multi_asset_check``s (one per dimension, subsettable), run alone in
-  ``data_quality_job`` or from the UI; their ERROR checks are ``blocking``.
+- The same checks, as one subsettable ``@multi_asset_check`` (``data_quality_checks``), run alone in
+  ``data_quality_job`` or from the UI, incrementally like the evaluation; their ERROR checks are
+  ``blocking``.
 """
 
 import datetime as dt
@@ -406,22 +407,32 @@ def build_gate_asset(checks: Sequence[QualityCheck]) -> AssetsDefinition:
     return _gate
 
 
-def _dimension_checks(
-    dimension: str,
-    members: Sequence[QualityCheck],
-    severity: Mapping[str, str],
-    code_version: str,
-    known: Sequence[str],
-) -> AssetChecksDefinition:
-    by_key = {check_key(c): c for c in members}
+CHECKS_OP = "data_quality_checks"
+
+
+def build_asset_checks(
+    checks: Sequence[QualityCheck], severity: Mapping[str, str], code_version: str = ""
+) -> list[AssetChecksDefinition]:
+    """Every check as an asset check of its source table, in ONE subsettable op: evaluated
+    incrementally like the evaluation asset, so the source tables are fingerprinted once per run
+    (five ops, one per dimension, fingerprinted the big order tables up to five times: 8.1 s at
+    scale 10 with nothing changed, against about 2 s for one). Each check's dimension is in its
+    name, description and metadata."""
+    by_key = {check_key(c): c for c in checks}
+    known = [c.name for c in checks]
+    counts = ", ".join(
+        f"{sum(1 for c in checks if c.dimension == d)} {d}"
+        for d in DIMENSIONS
+        if any(c.dimension == d for c in checks)
+    )
 
     @multi_asset_check(
-        name=f"data_quality_{dimension}",
-        specs=[check_spec(c, severity[c.name]) for c in members],
+        name=CHECKS_OP,
+        specs=[check_spec(c, severity[c.name]) for c in checks],
         can_subset=True,
-        description=f"The {dimension} checks of the source tables (checks/sql/{dimension}/), "
-        "evaluated incrementally like the evaluation asset: the stored parts whose input did not "
-        "change are reused.",
+        description=f"The data-quality checks of the source tables (checks/sql/<dimension>/: "
+        f"{counts}), evaluated incrementally like the evaluation asset: the stored parts whose "
+        "input did not change are reused.",
     )
     def _run(
         context: AssetCheckExecutionContext,
@@ -438,18 +449,7 @@ def _dimension_checks(
         for outcome in result.outcomes:
             yield to_check_result(outcome, source_key(outcome.check.table))
 
-    return _run
-
-
-def build_asset_checks(
-    checks: Sequence[QualityCheck], severity: Mapping[str, str], code_version: str = ""
-) -> list[AssetChecksDefinition]:
-    known = [c.name for c in checks]
-    return [
-        _dimension_checks(d, [c for c in checks if c.dimension == d], severity, code_version, known)
-        for d in DIMENSIONS
-        if any(c.dimension == d for c in checks)
-    ]
+    return [_run]
 
 
 @dataclass(frozen=True)

@@ -321,9 +321,9 @@ def test_checks_only_job_records_and_fails_on_blocking_checks(
     result = _run(defects_url, tmp_path, instance, job=DATA_QUALITY_JOB)
     assert not result.success
     failures = _failures(result)
-    assert set(failures) == {"data_quality_accuracy", "data_quality_consistency"}
+    assert set(failures) == {"data_quality_checks"}
     for name in BLOCKING:
-        assert name in failures[f"data_quality_{CHECKS[name].dimension}"]
+        assert name in failures["data_quality_checks"]
     evaluations = _evaluations(result)
     assert set(evaluations) == set(CHECKS)
     assert {n for n, e in evaluations.items() if not e.passed} == set(DEFECT_CHECKS.values())
