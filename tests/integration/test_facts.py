@@ -179,12 +179,27 @@ def test_incremental_load_reloads_changed_days_only_and_equals_full_build(new_da
             ):
                 conn.execute(f"DELETE FROM {table} WHERE order_id = %s", (gone_id,))
             conn.execute("DELETE FROM sales.orders WHERE order_id = %s", (gone_id,))
+            # Two orders of one old day swapping their stores: every column keeps its values on
+            # the day, only the rows holding them change. A plain sum of hash_record_extended (a
+            # linear combination of the column hashes) can miss this: it sees it only when the
+            # 64-bit wrap-around of the two rows' hashes changes, as it happens to for this pair.
+            swap_day, order_a, store_a, order_b, store_b = conn.execute(
+                "SELECT a.order_date, a.order_id, a.store_id, b.order_id, b.store_id"
+                " FROM sales.orders a JOIN sales.orders b ON b.order_date = a.order_date"
+                " AND b.order_id > a.order_id AND b.store_id <> a.store_id"
+                " WHERE a.order_date < %s AND a.order_date <> ALL(%s)"
+                " ORDER BY a.order_date, a.order_id, b.order_id LIMIT 1",
+                (END - dt.timedelta(days=100), [status_day, return_day, gone_day]),
+            ).fetchone()
+            swap = "UPDATE sales.orders SET store_id = %s WHERE order_id = %s"
+            conn.execute(swap, (store_b, order_a))
+            conn.execute(swap, (store_a, order_b))
         t1 = conn.execute("SELECT clock_timestamp()").fetchone()[0]
         conn.commit()
         assert _build(conn, {"fact_orders"})["fact_orders"] == "incremental_load"
         conn.commit()
         new_last = appended.day
-        expected_days = {status_day, return_day, gone_day} | {
+        expected_days = {status_day, return_day, gone_day, swap_day} | {
             new_last - dt.timedelta(days=i) for i in range(reload_days)
         }
         assert _reloaded_days(conn, t1) == expected_days

@@ -48,14 +48,17 @@ CREATE TABLE analytics.fact_orders (
 );
 
 -- The day fingerprints of the source: a statement of its own, without the config functions (not
--- parallel safe), so it can run in parallel: at scale 10 0.4-0.5 s instead of 1.3 s serially (the
--- returns' join to their orders dominates).
+-- parallel safe), so it can run in parallel. Each row's hash is the 64-bit hash of the whole row
+-- (hash_record_extended), mixed once more (hashint8extended) before the sum, as in
+-- fact_payment_days: hash_record_extended combines its columns' hashes linearly, so without the
+-- mixing two orders of a day swapping values could leave the sum unchanged. At scale 10 the orders'
+-- day hashes take 0.29 s (0.55 s over each row's text, hashtextextended(o::text), before).
 CREATE TEMP TABLE pg_temp.fact_orders_hash ON COMMIT DROP AS
 WITH order_hash AS (
     SELECT
         o.order_date AS day,
         count(*) AS orders,
-        sum(hashtextextended(o::text, 0)) AS h
+        sum(hashint8extended(hash_record_extended(o, 0), 0)) AS h
     FROM sales.orders AS o
     WHERE o.order_date IS NOT NULL
     GROUP BY o.order_date
@@ -64,7 +67,7 @@ WITH order_hash AS (
 return_hash AS (
     SELECT
         o.order_date AS day,
-        sum(hashtextextended(r::text, 1)) AS h
+        sum(hashint8extended(hash_record_extended(r, 1), 1)) AS h
     FROM sales.returns AS r
     JOIN sales.orders AS o ON o.order_id = r.order_id
     GROUP BY o.order_date
