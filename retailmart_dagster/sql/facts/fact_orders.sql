@@ -292,6 +292,9 @@ SELECT analytics.fn_record_fact_partitions('fact_orders', 'order_date');
 -- The primary key and the secondary indexes last: on a new table they are built once over the loaded
 -- rows (at scale 10: 1.3 s instead of 2.8 s for the key kept up row by row during the first load);
 -- the builder runs them only when it (re-)creates the table, never in a reload.
-ALTER TABLE analytics.fact_orders ADD PRIMARY KEY (order_id);
+-- The key's index carries order_date, line_count and line_hash, so the facts that take each payment
+-- or shipment to its order's day, and this fact's line comparison, read the narrow index instead of
+-- every row (an index-only scan; at scale 10 the payments' day hashes 1.45 -> 0.90 s).
+ALTER TABLE analytics.fact_orders ADD PRIMARY KEY (order_id) INCLUDE (order_date, line_count, line_hash);
 CREATE INDEX ix_fact_orders_order_date ON analytics.fact_orders (order_date);
 CREATE INDEX ix_fact_orders_cust_id ON analytics.fact_orders (cust_id, order_date);
