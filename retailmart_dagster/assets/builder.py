@@ -668,6 +668,8 @@ class SqlBuilder:
             with conn.transaction():
                 result = self._build_in_transaction(conn, obj)
                 self._audit(conn, obj, run_id, started_at, result, None)
+            if obj.kind == FACT_TABLE and result.action in ("create", "recreate"):
+                self._vacuum(conn, obj)
             return result
         except Exception as exc:
             if not conn.closed and not conn.broken:
@@ -680,6 +682,21 @@ class SqlBuilder:
                 except psycopg.Error:
                     pass
             raise
+
+    def _vacuum(self, conn: psycopg.Connection, obj: SqlObject) -> None:
+        """VACUUM a fact table after its first load, outside the build's transaction (VACUUM cannot
+        run in one): it sets the table's visibility map, so the index-only scans planned on it
+        (fact_orders' key carries order_date for the payment and shipment facts) work from the next
+        build on instead of after autovacuum, and sets every row's hint bits once. At scale 10 about
+        0.3 s for fact_orders. Skipped when the connection is inside a caller's transaction."""
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return
+        autocommit = conn.autocommit
+        conn.autocommit = True
+        try:
+            conn.execute(sql.SQL("VACUUM {}").format(self._ident(obj)))
+        finally:
+            conn.autocommit = autocommit
 
     def _audit(
         self,
