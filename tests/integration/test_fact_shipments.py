@@ -24,6 +24,9 @@ from tests.integration.test_facts import (
     _now,
     _partition_rows_match,
     _reloaded_days,
+    _tamper_day_hash,
+    _whole_now,
+    _whole_record,
 )
 from tests.kpi_support import rolled_back, set_config
 
@@ -557,6 +560,16 @@ def test_shipment_fact_incremental_load_equals_full_build(new_database) -> None:
         window = {END - dt.timedelta(days=i) for i in range(reload_days)}
         assert _reloaded_days(conn, t0, FACT) == window
         assert actual_shipment_days(conn) == full
+        assert _whole_record(conn, FACT) == _whole_now(conn, "sales.shipments", 3)
+
+        # While no shipment outside the fresh days changed, the other days keep their recorded
+        # hashes (a tampered one is trusted: its day is not reloaded); the edits below make the
+        # next load hash every day, and the tampered day is reloaded with them.
+        tampered = END - dt.timedelta(days=45)
+        _tamper_day_hash(conn, FACT, tampered)
+        t0 = _now(conn)
+        assert _build(conn, OBJECTS)[FACT] == "incremental_load"
+        assert _reloaded_days(conn, t0, FACT) == window
 
         # A new day; a shipment delivered late inside the new reload window and one outside it (the
         # order's own row does not change: only the shipment hash sees it); a deleted shipment; a
@@ -631,12 +644,13 @@ def test_shipment_fact_incremental_load_equals_full_build(new_database) -> None:
         order_days = {status_day, gone_day}
         assert _reloaded_days(conn, t1, "fact_orders") == order_days | new_window
         assert _reloaded_days(conn, t1, FACT) == (
-            order_days | late_days | {deleted_day, new_ship_day, swap_day} | new_window
+            order_days | late_days | {deleted_day, new_ship_day, swap_day, tampered} | new_window
         )
         incremental = actual_shipment_days(conn)
         _assert_same(incremental, expected_shipment_days(conn), FACT)
         assert any(k[2] == "Unknown" for k in incremental)  # the new shipment without courier
         _partition_rows_match(conn, FACT)
+        assert _whole_record(conn, FACT) == _whole_now(conn, "sales.shipments", 3)
         assert_readers_equal_old_definitions(conn)
 
         # The same data loaded from scratch (definition changed: re-created) gives the same rows.

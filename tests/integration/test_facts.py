@@ -124,7 +124,7 @@ def _reloaded_days(
 ) -> set[dt.date]:
     rows = conn.execute(
         "SELECT partition_date FROM analytics.fact_partitions"
-        " WHERE fact_name = %s AND loaded_at >= %s",
+        " WHERE fact_name = %s AND loaded_at >= %s AND partition_date > '-infinity'",
         (fact, since),
     ).fetchall()
     return {r[0] for r in rows}
@@ -455,7 +455,8 @@ def assert_product_facts_match_source(conn: psycopg.Connection) -> dict[str, dic
 
 
 def _partition_rows_match(conn: psycopg.Connection, fact: str) -> None:
-    """One recorded partition per day of fact_orders, with the fact's row count of that day."""
+    """One recorded partition per day of fact_orders, with the fact's row count of that day (the
+    whole-table record of the payment and shipment facts, partition_date -infinity, aside)."""
     bad = conn.execute(
         f"""
         SELECT count(*) FROM (
@@ -463,7 +464,7 @@ def _partition_rows_match(conn: psycopg.Connection, fact: str) -> None:
         ) AS u
         FULL JOIN (
             SELECT partition_date, row_count FROM analytics.fact_partitions
-             WHERE fact_name = %s
+             WHERE fact_name = %s AND partition_date > '-infinity'
         ) AS p USING (partition_date)
         LEFT JOIN (
             SELECT order_date AS partition_date, count(*) AS n FROM analytics.{fact} GROUP BY 1
@@ -908,6 +909,35 @@ def _payment_traps(conn: psycopg.Connection) -> None:
     _add_payment(conn, late_id, END + dt.timedelta(days=5), "UPI", "3.00")
 
 
+def _whole_record(conn: psycopg.Connection, fact: str) -> tuple:
+    """The whole-table count and hash sum the payment or shipment fact recorded at its last load."""
+    return conn.execute(
+        "SELECT fingerprint, row_count FROM analytics.fact_partitions"
+        " WHERE fact_name = %s AND partition_date = '-infinity'",
+        (fact,),
+    ).fetchone()
+
+
+def _whole_now(conn: psycopg.Connection, table: str, seed: int) -> tuple:
+    """The same record computed from the source table now."""
+    return conn.execute(
+        "SELECT concat_ws('/', count(*),"
+        f" coalesce(sum(hashint8extended(hash_record_extended(t, {seed}), {seed})), 0)), count(*)"
+        f" FROM {table} AS t"
+    ).fetchone()
+
+
+def _tamper_day_hash(conn: psycopg.Connection, fact: str, day: dt.date) -> None:
+    """Replace the payments' (shipments') hash recorded for day (the fingerprint's last field)."""
+    with conn.transaction():
+        changed = conn.execute(
+            "UPDATE analytics.fact_partitions SET fingerprint = regexp_replace(fingerprint,"
+            " '[^/]*$', '12345') WHERE fact_name = %s AND partition_date = %s",
+            (fact, day),
+        ).rowcount
+    assert changed == 1
+
+
 def test_payment_fact_incremental_load_equals_full_build(new_database) -> None:  # noqa: ANN001
     from retailmart_dagster.generate import generate
 
@@ -937,6 +967,17 @@ def test_payment_fact_incremental_load_equals_full_build(new_database) -> None: 
         window = {END - dt.timedelta(days=i) for i in range(reload_days)}
         assert _reloaded_days(conn, t0, "fact_payment_days") == window
         assert actual_payment_days(conn) == full
+        assert _whole_record(conn, "fact_payment_days") == _whole_now(conn, "sales.payments", 2)
+
+        # While no payment outside the fresh days changed, the other days keep their recorded
+        # hashes without hashing their payments again: a recorded hash tampered with here is
+        # trusted (its day is not reloaded); the edits below make the next load hash every day,
+        # and the tampered day is reloaded with them.
+        tampered = END - dt.timedelta(days=60)
+        _tamper_day_hash(conn, "fact_payment_days", tampered)
+        t0 = _now(conn)
+        assert _build(conn, names)["fact_payment_days"] == "incremental_load"
+        assert _reloaded_days(conn, t0, "fact_payment_days") == window
 
         # A new day, and edits to old days' payments (fact_orders' fingerprint of those days does not
         # change), a status change and a deleted order.
@@ -986,7 +1027,7 @@ def test_payment_fact_incremental_load_equals_full_build(new_database) -> None: 
         actions = _build(conn, names)
         assert actions["fact_payment_days"] == "incremental_load"
         new_window = {appended.day - dt.timedelta(days=i) for i in range(reload_days)}
-        payment_days = {new_pay_day, amount_day, mode_day, deleted_day, swap_day}
+        payment_days = {new_pay_day, amount_day, mode_day, deleted_day, swap_day, tampered}
         order_days = {status_day, gone_day}
         assert _reloaded_days(conn, t1, "fact_orders") == order_days | new_window
         assert (
@@ -995,6 +1036,7 @@ def test_payment_fact_incremental_load_equals_full_build(new_database) -> None: 
         incremental = actual_payment_days(conn)
         _assert_same(incremental, expected_payment_days(conn), "fact_payment_days")
         _partition_rows_match(conn, "fact_payment_days")
+        assert _whole_record(conn, "fact_payment_days") == _whole_now(conn, "sales.payments", 2)
         assert_payment_kpis_match_source(conn)
 
         # The same data loaded from scratch (definition changed: re-created) gives the same rows.

@@ -58,18 +58,142 @@ CREATE TABLE analytics.fact_shipment_days (
     first_shipped_orders     integer     NOT NULL
 );
 
--- The day hash of the shipments: one pass over the shipments, each to its order's day through
--- fact_orders' primary key, a 64-bit hash of the whole row, mixed once more (hashint8extended) before
--- the sum: hash_record_extended combines its columns' hashes linearly, so a plain sum over rows would
--- not see two shipments of a day swapping a value (a courier, a date). A statement of its own,
--- without the config functions (not parallel safe), so it can run in parallel.
+-- The shipments' day hashes (count and hash sum of the shipments of each order day) decide which days
+-- changed. A shipment's hash is a 64-bit hash of the whole row (hash_record_extended), mixed once more
+-- (hashint8extended) before the sum: hash_record_extended combines its columns' hashes linearly
+-- (h = 31 * h + column hash), so a plain sum over rows depends only on each column's values, not on
+-- which row holds them — two shipments of a day swapping a courier or a date left it unchanged.
+-- First the whole table's count and hash sum, without a join (about 0.25 s at scale 10),
+-- recorded at the end of every load in analytics.fact_partitions (partition_date -infinity).
+CREATE TEMP TABLE pg_temp.fact_shipment_days_whole ON COMMIT DROP AS
+SELECT
+    count(*) AS shipments,
+    coalesce(sum(hashint8extended(hash_record_extended(s, 3), 3)), 0) AS h
+FROM sales.shipments AS s;
+
+-- The fresh days: the days whose shipments' hash is computed from their orders on every load — new
+-- and vanished days, days whose fact_orders fingerprint changed since this fact recorded it (their
+-- orders, and so which shipments belong to them, may have changed) and the reload window. A table of
+-- its own, analysed, so the next statement reaches their shipments through the indexes.
+CREATE TEMP TABLE pg_temp.fact_shipment_days_fresh ON COMMIT DROP AS
+WITH params AS MATERIALIZED (
+    SELECT
+        analytics.fn_config_int('facts.reload_days') AS reload_days,
+        (
+            SELECT max(fp.partition_date)
+            FROM analytics.fact_partitions AS fp
+            WHERE fp.fact_name = 'fact_orders'
+        ) AS last_day
+),
+
+loaded AS MATERIALIZED (
+    SELECT
+        fp.partition_date AS day,
+        fp.fingerprint,
+        split_part(fp.fingerprint, '/', -2)::bigint AS shipments,
+        split_part(fp.fingerprint, '/', -1)::numeric AS h
+    FROM analytics.fact_partitions AS fp
+    WHERE fp.fact_name = 'fact_shipment_days' AND fp.partition_date > '-infinity'
+)
+
+SELECT coalesce(u.partition_date, l.day) AS day
+FROM (
+    SELECT
+        fp.partition_date,
+        fp.fingerprint
+    FROM analytics.fact_partitions AS fp
+    WHERE fp.fact_name = 'fact_orders'
+) AS u
+FULL JOIN loaded AS l ON l.day = u.partition_date
+CROSS JOIN params AS p
+WHERE u.partition_date IS NULL
+   OR l.day IS NULL
+   OR l.fingerprint IS DISTINCT FROM concat_ws('/', u.fingerprint, l.shipments, l.h)
+   OR u.partition_date > p.last_day - p.reload_days;
+
+ANALYZE pg_temp.fact_shipment_days_fresh;
+
+-- The day hashes. The fresh days' shipments are hashed through their orders (fact_orders' order_date
+-- index, then the shipments' order_id index). When the rest of the table did not change — the whole
+-- table minus the fresh days now equals the whole table recorded at the last load minus the fresh
+-- days' recorded hashes (both sides are then the other days plus the shipments of no loaded order) —
+-- the other days keep their recorded hashes. Otherwise (the first load, or a shipment of another day
+-- added, edited or deleted) every shipment is joined to its order's day in one pass, as a full load
+-- does (about 0.7 s at scale 10, most of it the join). A daily refresh at scale 10 takes the first
+-- way. No config functions here (not parallel safe), so the one pass can run in parallel.
 CREATE TEMP TABLE pg_temp.fact_shipment_days_hash ON COMMIT DROP AS
+WITH params AS MATERIALIZED (
+    SELECT (
+        SELECT fp.fingerprint
+        FROM analytics.fact_partitions AS fp
+        WHERE fp.fact_name = 'fact_shipment_days' AND fp.partition_date = '-infinity'
+    ) AS whole_recorded
+),
+
+loaded AS MATERIALIZED (
+    SELECT
+        fp.partition_date AS day,
+        split_part(fp.fingerprint, '/', -2)::bigint AS shipments,
+        split_part(fp.fingerprint, '/', -1)::numeric AS h
+    FROM analytics.fact_partitions AS fp
+    WHERE fp.fact_name = 'fact_shipment_days' AND fp.partition_date > '-infinity'
+),
+
+fresh AS MATERIALIZED (
+    SELECT
+        f.order_date AS day,
+        count(*) AS shipments,
+        sum(hashint8extended(hash_record_extended(s, 3), 3)) AS h
+    FROM pg_temp.fact_shipment_days_fresh AS d
+    JOIN analytics.fact_orders AS f ON f.order_date = d.day
+    JOIN sales.shipments AS s ON s.order_id = f.order_id
+    WHERE (SELECT p.whole_recorded IS NOT NULL FROM params AS p)
+    GROUP BY f.order_date
+),
+
+decision AS MATERIALIZED (
+    SELECT coalesce(
+        (w.shipments - coalesce((SELECT sum(fr.shipments) FROM fresh AS fr), 0))
+        = (split_part(p.whole_recorded, '/', 1)::bigint - coalesce(
+            (SELECT sum(l.shipments) FROM loaded AS l JOIN pg_temp.fact_shipment_days_fresh AS d ON d.day = l.day), 0
+        ))
+        AND (w.h - coalesce((SELECT sum(fr.h) FROM fresh AS fr), 0))
+        = (split_part(p.whole_recorded, '/', 2)::numeric - coalesce(
+            (SELECT sum(l.h) FROM loaded AS l JOIN pg_temp.fact_shipment_days_fresh AS d ON d.day = l.day), 0
+        )),
+        false
+    ) AS older_unchanged
+    FROM pg_temp.fact_shipment_days_whole AS w
+    CROSS JOIN params AS p
+)
+
+SELECT
+    fr.day,
+    fr.shipments,
+    fr.h
+FROM fresh AS fr
+WHERE (SELECT d.older_unchanged FROM decision AS d)
+
+UNION ALL
+
+SELECT
+    l.day,
+    l.shipments,
+    l.h
+FROM loaded AS l
+WHERE (SELECT d.older_unchanged FROM decision AS d)
+  AND NOT EXISTS (SELECT 1 FROM pg_temp.fact_shipment_days_fresh AS fd WHERE fd.day = l.day)
+  AND l.shipments > 0
+
+UNION ALL
+
 SELECT
     f.order_date AS day,
     count(*) AS shipments,
     sum(hashint8extended(hash_record_extended(s, 3), 3)) AS h
 FROM sales.shipments AS s
 JOIN analytics.fact_orders AS f ON f.order_id = s.order_id
+WHERE NOT (SELECT d.older_unchanged FROM decision AS d)
 GROUP BY f.order_date;
 
 CREATE TEMP TABLE pg_temp.fact_shipment_days_changed ON COMMIT DROP AS
@@ -91,7 +215,7 @@ loaded AS (
         fp.partition_date AS day,
         fp.fingerprint
     FROM analytics.fact_partitions AS fp
-    WHERE fp.fact_name = 'fact_shipment_days'
+    WHERE fp.fact_name = 'fact_shipment_days' AND fp.partition_date > '-infinity'
 )
 
 SELECT
@@ -170,6 +294,16 @@ GROUP BY
 
 -- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
 SELECT analytics.fn_record_fact_partitions('fact_shipment_days', 'order_date');
+
+INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
+SELECT
+    'fact_shipment_days',
+    '-infinity',
+    concat_ws('/', w.shipments, w.h),
+    w.shipments
+FROM pg_temp.fact_shipment_days_whole AS w
+ON CONFLICT (fact_name, partition_date) DO UPDATE
+SET fingerprint = excluded.fingerprint, row_count = excluded.row_count, loaded_at = now();
 
 -- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
 CREATE INDEX ix_fact_shipment_days_order_date ON analytics.fact_shipment_days (order_date);
