@@ -7,6 +7,8 @@
 -- sales.excluded_order_statuses themselves (a config change needs no reload). prod_id is the line's
 -- own (NULL for a line without product). Amounts are kept unrounded and computed per line with
 -- exactly the KPI objects' formulas; numeric sums are exact, so sums over days equal sums over lines.
+-- discount / 100 is written discount * 0.01: the same exact value (a product of numerics is exact), and
+-- a multiplication instead of a numeric division per line is 0.8 s less of a full load at scale 10.
 -- orders = distinct orders of the (day, product, status): an order has one date and one status, so
 -- these counts add up exactly over days and statuses to distinct orders per product.
 -- Loaded incrementally by order_date, following analytics.fact_orders: a day is (re)loaded when the
@@ -88,8 +90,8 @@ SELECT
     count(*),
     sum(oi.quantity),
     sum(oi.quantity * oi.unit_price),
-    sum(oi.quantity * oi.unit_price * oi.discount / 100),
-    sum(oi.quantity * oi.unit_price * (1 - oi.discount / 100)),
+    sum(oi.quantity * oi.unit_price * oi.discount * 0.01),
+    sum(oi.quantity * oi.unit_price * (1 - oi.discount * 0.01)),
     count(DISTINCT oi.order_id)
 FROM sales.order_items AS oi
 JOIN changed_orders AS co ON co.order_id = oi.order_id
