@@ -285,7 +285,7 @@ class SqlBuilder:
             if self._has_table(conn, "analytics.kpi_metadata"):
                 conn.execute("DELETE FROM analytics.kpi_metadata WHERE object_name = %s", (name,))
             if self._has_table(conn, FACT_PARTITIONS):
-                conn.execute(f"DELETE FROM {FACT_PARTITIONS} WHERE fact_name = %s", (name,))
+                self._forget_partitions(conn, name)
             if self._has_table(conn, "analytics.execution_log"):
                 conn.execute(
                     "INSERT INTO analytics.execution_log (object_name, action, status, started_at,"
@@ -574,12 +574,20 @@ class SqlBuilder:
             cls._drop_matview(conn, name)
         return names
 
+    @staticmethod
+    def _forget_partitions(conn: psycopg.Connection, fact: str) -> None:
+        """Delete the recorded partitions of fact, and its '<fact>:source' row (the whole source
+        table's fingerprint some facts keep)."""
+        conn.execute(
+            f"DELETE FROM {FACT_PARTITIONS} WHERE fact_name IN (%s, %s || ':source')", (fact, fact)
+        )
+
     # ------------------------------------------------------------------ build
     def _create(self, conn: psycopg.Connection, obj: SqlObject) -> None:
         if obj.kind == FACT_TABLE and self._has_table(conn, FACT_PARTITIONS):
             # A new (or changed) fact table starts empty: forget its loaded partitions, so that its
             # load statements (part of obj.sql) load every partition.
-            conn.execute(f"DELETE FROM {FACT_PARTITIONS} WHERE fact_name = %s", (obj.name,))
+            self._forget_partitions(conn, obj.name)
         conn.execute(obj.sql)
         hook = self.post_hooks.get(obj.name)
         if hook is not None:

@@ -124,7 +124,7 @@ def _reloaded_days(
 ) -> set[dt.date]:
     rows = conn.execute(
         "SELECT partition_date FROM analytics.fact_partitions"
-        " WHERE fact_name = %s AND loaded_at >= %s AND partition_date > '-infinity'",
+        " WHERE fact_name = %s AND loaded_at >= %s",
         (fact, since),
     ).fetchall()
     return {r[0] for r in rows}
@@ -158,6 +158,28 @@ def test_incremental_load_reloads_changed_days_only_and_equals_full_build(new_da
         last = END
         assert _reloaded_days(conn, t0) == {last - dt.timedelta(days=i) for i in range(reload_days)}
         assert_same_facts(actual_fact_orders(conn), expected_fact_orders(conn))
+        assert _whole_record(conn, "fact_orders") == _whole_orders_now(conn)
+
+        # While no order or return outside the fresh days changed, the other days keep their
+        # recorded fingerprints without hashing their orders again: a recorded one tampered with
+        # here is trusted (its day is not reloaded); the edits below make the next load hash every
+        # day, and the tampered day is reloaded with them.
+        tampered = END - dt.timedelta(days=60)
+        with conn.transaction():
+            assert (
+                conn.execute(
+                    "UPDATE analytics.fact_partitions SET fingerprint = regexp_replace("
+                    " fingerprint, '^([^:]*:[^:]*:)[^/]*', '\\112345')"
+                    " WHERE fact_name = 'fact_orders' AND partition_date = %s",
+                    (tampered,),
+                ).rowcount
+                == 1
+            )
+        t0 = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        conn.commit()
+        assert _build(conn, {"fact_orders"})["fact_orders"] == "incremental_load"
+        conn.commit()
+        assert _reloaded_days(conn, t0) == {last - dt.timedelta(days=i) for i in range(reload_days)}
 
         # A new day, and edits to old days: a status change, a new return, a deleted order.
         appended = append_day(conn, seed=11)
@@ -207,11 +229,12 @@ def test_incremental_load_reloads_changed_days_only_and_equals_full_build(new_da
         assert _build(conn, {"fact_orders"})["fact_orders"] == "incremental_load"
         conn.commit()
         new_last = appended.day
-        expected_days = {status_day, return_day, gone_day, swap_day} | {
+        expected_days = {status_day, return_day, gone_day, swap_day, tampered} | {
             new_last - dt.timedelta(days=i) for i in range(reload_days)
         }
         assert _reloaded_days(conn, t1) == expected_days
         assert_same_facts(actual_fact_orders(conn), expected_fact_orders(conn))
+        assert _whole_record(conn, "fact_orders") == _whole_orders_now(conn)
 
         # A day that vanished from the source entirely is deleted from the fact and its log.
         with conn.transaction():
@@ -455,8 +478,7 @@ def assert_product_facts_match_source(conn: psycopg.Connection) -> dict[str, dic
 
 
 def _partition_rows_match(conn: psycopg.Connection, fact: str) -> None:
-    """One recorded partition per day of fact_orders, with the fact's row count of that day (the
-    whole-table record of the payment and shipment facts, partition_date -infinity, aside)."""
+    """One recorded partition per day of fact_orders, with the fact's row count of that day."""
     bad = conn.execute(
         f"""
         SELECT count(*) FROM (
@@ -464,7 +486,7 @@ def _partition_rows_match(conn: psycopg.Connection, fact: str) -> None:
         ) AS u
         FULL JOIN (
             SELECT partition_date, row_count FROM analytics.fact_partitions
-             WHERE fact_name = %s AND partition_date > '-infinity'
+             WHERE fact_name = %s
         ) AS p USING (partition_date)
         LEFT JOIN (
             SELECT order_date AS partition_date, count(*) AS n FROM analytics.{fact} GROUP BY 1
@@ -912,9 +934,8 @@ def _payment_traps(conn: psycopg.Connection) -> None:
 def _whole_record(conn: psycopg.Connection, fact: str) -> tuple:
     """The whole-table count and hash sum the payment or shipment fact recorded at its last load."""
     return conn.execute(
-        "SELECT fingerprint, row_count FROM analytics.fact_partitions"
-        " WHERE fact_name = %s AND partition_date = '-infinity'",
-        (fact,),
+        "SELECT fingerprint, row_count FROM analytics.fact_partitions WHERE fact_name = %s",
+        (f"{fact}:source",),
     ).fetchone()
 
 
@@ -924,6 +945,17 @@ def _whole_now(conn: psycopg.Connection, table: str, seed: int) -> tuple:
         "SELECT concat_ws('/', count(*),"
         f" coalesce(sum(hashint8extended(hash_record_extended(t, {seed}), {seed})), 0)), count(*)"
         f" FROM {table} AS t"
+    ).fetchone()
+
+
+def _whole_orders_now(conn: psycopg.Connection) -> tuple:
+    """fact_orders' record: the orders' and the returns' counts and hash sums, from the source now."""
+    return conn.execute(
+        "SELECT concat_ws('/', o.n, o.h, r.n, r.h), o.n FROM"
+        " (SELECT count(*) AS n, coalesce(sum(hashint8extended(hash_record_extended(t, 0), 0)), 0)"
+        " AS h FROM sales.orders AS t) AS o,"
+        " (SELECT count(*) AS n, coalesce(sum(hashint8extended(hash_record_extended(t, 1), 1)), 0)"
+        " AS h FROM sales.returns AS t) AS r"
     ).fetchone()
 
 

@@ -10,7 +10,9 @@
 -- since (see line_hash below), and the last facts.reload_days days up to the latest order date are
 -- always reloaded. Days that vanished from the source are deleted. The recorded fingerprint is the
 -- day's source fingerprint and, after a '/', the sum of its orders' line_hash, so the facts built on
--- this one (which follow these fingerprints) reload a day whose lines changed too.
+-- this one (which follow these fingerprints) reload a day whose lines changed too. Only the last days
+-- (the reload window and later) are fingerprinted from their orders on every load, while one hash of
+-- the whole orders and returns tables shows the other days unchanged (see below).
 -- Lines: each row keeps line_hash, the sum of hashint4(hash_record(line)) over the order's lines (a
 -- mixed hash of every column of each line). Every load compares, order by order, the lines of the
 -- orders of the last facts.line_recent_days days (from the first of their order ids on), and all
@@ -47,20 +49,152 @@ CREATE TABLE analytics.fact_orders (
     line_hash       bigint  NOT NULL
 );
 
--- The day fingerprints of the source: a statement of its own, without the config functions (not
--- parallel safe), so it can run in parallel. Each row's hash is the 64-bit hash of the whole row
--- (hash_record_extended), mixed once more (hashint8extended) before the sum, as in
--- fact_payment_days: hash_record_extended combines its columns' hashes linearly, so without the
--- mixing two orders of a day swapping values could leave the sum unchanged. At scale 10 the orders'
--- day hashes take 0.29 s (0.55 s over each row's text, hashtextextended(o::text), before).
+-- The day fingerprints of the source: per order day the count and hash sum of its orders and the hash
+-- sum of their returns. Each row's hash is the 64-bit hash of the whole row (hash_record_extended),
+-- mixed once more (hashint8extended) before the sum, as in fact_payment_days: hash_record_extended
+-- combines its columns' hashes linearly, so without the mixing two orders of a day swapping values
+-- could leave the sum unchanged.
+-- First the whole tables' counts and hash sums, without grouping or joining (recorded at the end of
+-- every load in analytics.fact_partitions, fact_name 'fact_orders:source').
+CREATE TEMP TABLE pg_temp.fact_orders_whole ON COMMIT DROP AS
+SELECT
+    o.orders,
+    o.h,
+    r.returns,
+    r.h AS rh
+FROM (
+    SELECT
+        count(*) AS orders,
+        coalesce(sum(hashint8extended(hash_record_extended(t, 0), 0)), 0) AS h
+    FROM sales.orders AS t
+) AS o
+CROSS JOIN (
+    SELECT
+        count(*) AS returns,
+        coalesce(sum(hashint8extended(hash_record_extended(t, 1), 1)), 0) AS h
+    FROM sales.returns AS t
+) AS r;
+
+-- The fresh days: the days whose fingerprint is computed from their orders on every load — the
+-- reload window (the last facts.reload_days days up to the latest loaded day) and every order day
+-- after it (found along the orders' order_date index, one probe per day). A table of its own,
+-- analysed, so the next statement reaches their orders and returns through the indexes.
+CREATE TEMP TABLE pg_temp.fact_orders_fresh ON COMMIT DROP AS
+WITH RECURSIVE params AS MATERIALIZED (
+    SELECT
+        (
+            SELECT max(fp.partition_date)
+            FROM analytics.fact_partitions AS fp
+            WHERE fp.fact_name = 'fact_orders'
+        ) - analytics.fn_config_int('facts.reload_days') AS since
+),
+
+order_days AS (
+    SELECT (
+        SELECT min(o.order_date)
+        FROM sales.orders AS o
+        CROSS JOIN params AS p
+        WHERE o.order_date > p.since
+    ) AS day
+
+    UNION ALL
+
+    SELECT (
+        SELECT min(o.order_date)
+        FROM sales.orders AS o
+        WHERE o.order_date > d.day
+    )
+    FROM order_days AS d
+    WHERE d.day IS NOT NULL
+)
+
+SELECT d.day
+FROM order_days AS d
+WHERE d.day IS NOT NULL;
+
+ANALYZE pg_temp.fact_orders_fresh;
+
+-- The day fingerprints. The fresh days' orders and returns are hashed through the indexes. When the
+-- rest of the tables did not change — the whole tables minus the fresh days now equal the whole
+-- tables recorded at the last load minus the fresh days' recorded fingerprints (both sides are then
+-- the other days plus the orders without a date and the returns of no dated order) — the other days
+-- keep their recorded fingerprints. Otherwise (the first load, or an order or return of another day
+-- added, edited or deleted) every order is grouped by its day and every return joined to its order,
+-- in one pass each (0.9 s at scale 10, against 0.3 s for the first way, which a daily refresh takes).
+-- No config functions here (not parallel safe), so the one pass can run in parallel.
 CREATE TEMP TABLE pg_temp.fact_orders_hash ON COMMIT DROP AS
-WITH order_hash AS (
+WITH recorded AS MATERIALIZED (
+    SELECT
+        split_part(fp.fingerprint, '/', 1)::bigint AS orders,
+        split_part(fp.fingerprint, '/', 2)::numeric AS h,
+        split_part(fp.fingerprint, '/', 4)::numeric AS rh
+    FROM analytics.fact_partitions AS fp
+    WHERE fp.fact_name = 'fact_orders:source'
+),
+
+loaded AS MATERIALIZED (
+    SELECT
+        fp.partition_date AS day,
+        split_part(split_part(fp.fingerprint, '/', 1), ':', 1)::bigint AS orders,
+        split_part(split_part(fp.fingerprint, '/', 1), ':', 2)::numeric AS h,
+        split_part(split_part(fp.fingerprint, '/', 1), ':', 3)::numeric AS rh
+    FROM analytics.fact_partitions AS fp
+    WHERE fp.fact_name = 'fact_orders'
+),
+
+fresh_orders AS MATERIALIZED (
+    SELECT
+        o.order_id,
+        o.order_date AS day,
+        hashint8extended(hash_record_extended(o, 0), 0) AS h
+    FROM pg_temp.fact_orders_fresh AS d
+    JOIN sales.orders AS o ON o.order_date = d.day
+    WHERE EXISTS (SELECT 1 FROM recorded)
+),
+
+fresh AS MATERIALIZED (
+    SELECT
+        fo.day,
+        count(*) AS orders,
+        sum(fo.h) AS h,
+        coalesce((
+            SELECT sum(hashint8extended(hash_record_extended(r, 1), 1))
+            FROM fresh_orders AS fr
+            JOIN sales.returns AS r ON r.order_id = fr.order_id
+            WHERE fr.day = fo.day
+        ), 0) AS rh
+    FROM fresh_orders AS fo
+    GROUP BY fo.day
+),
+
+decision AS MATERIALIZED (
+    SELECT coalesce(
+        w.orders - coalesce((SELECT sum(f.orders) FROM fresh AS f), 0)
+        = rc.orders - coalesce(
+            (SELECT sum(l.orders) FROM loaded AS l JOIN pg_temp.fact_orders_fresh AS d USING (day)), 0
+        )
+        AND w.h - coalesce((SELECT sum(f.h) FROM fresh AS f), 0)
+        = rc.h - coalesce(
+            (SELECT sum(l.h) FROM loaded AS l JOIN pg_temp.fact_orders_fresh AS d USING (day)), 0
+        )
+        AND w.rh - coalesce((SELECT sum(f.rh) FROM fresh AS f), 0)
+        = rc.rh - coalesce(
+            (SELECT sum(l.rh) FROM loaded AS l JOIN pg_temp.fact_orders_fresh AS d USING (day)), 0
+        ),
+        false
+    ) AS others_unchanged
+    FROM pg_temp.fact_orders_whole AS w
+    LEFT JOIN recorded AS rc ON true
+),
+
+order_hash AS (
     SELECT
         o.order_date AS day,
         count(*) AS orders,
         sum(hashint8extended(hash_record_extended(o, 0), 0)) AS h
     FROM sales.orders AS o
     WHERE o.order_date IS NOT NULL
+      AND NOT (SELECT d.others_unchanged FROM decision AS d)
     GROUP BY o.order_date
 ),
 
@@ -70,15 +204,46 @@ return_hash AS (
         sum(hashint8extended(hash_record_extended(r, 1), 1)) AS h
     FROM sales.returns AS r
     JOIN sales.orders AS o ON o.order_id = r.order_id
+    WHERE NOT (SELECT d.others_unchanged FROM decision AS d)
     GROUP BY o.order_date
+),
+
+days AS (
+    SELECT
+        f.day,
+        f.orders,
+        f.h,
+        f.rh
+    FROM fresh AS f
+    WHERE (SELECT d.others_unchanged FROM decision AS d)
+
+    UNION ALL
+
+    SELECT
+        l.day,
+        l.orders,
+        l.h,
+        l.rh
+    FROM loaded AS l
+    WHERE (SELECT d.others_unchanged FROM decision AS d)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.fact_orders_fresh AS fd WHERE fd.day = l.day)
+
+    UNION ALL
+
+    SELECT
+        oh.day,
+        oh.orders,
+        oh.h,
+        coalesce(rh.h, 0)
+    FROM order_hash AS oh
+    LEFT JOIN return_hash AS rh ON rh.day = oh.day
 )
 
 SELECT
-    oh.day,
-    oh.orders,
-    concat_ws(':', oh.orders, oh.h, coalesce(rh.h, 0)) AS fingerprint
-FROM order_hash AS oh
-LEFT JOIN return_hash AS rh ON rh.day = oh.day;
+    d.day,
+    d.orders,
+    concat_ws(':', d.orders, d.h, d.rh) AS fingerprint
+FROM days AS d;
 
 -- The boundary between recent and older lines: the first order id of the loaded orders of the last
 -- facts.line_recent_days days (the smallest integer when nothing is loaded yet: no line is older,
@@ -288,6 +453,24 @@ WHERE lh.order_date = c.day AND c.fingerprint IS NOT NULL;
 
 -- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
 SELECT analytics.fn_record_fact_partitions('fact_orders', 'order_date');
+
+-- The whole tables' counts and hash sums (see above), as of the latest order day.
+DELETE FROM analytics.fact_partitions WHERE fact_name = 'fact_orders:source';
+
+INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
+SELECT
+    'fact_orders:source',
+    coalesce(
+        (
+            SELECT max(fp.partition_date)
+            FROM analytics.fact_partitions AS fp
+            WHERE fp.fact_name = 'fact_orders'
+        ),
+        current_date
+    ),
+    concat_ws('/', w.orders, w.h, w.returns, w.rh),
+    w.orders
+FROM pg_temp.fact_orders_whole AS w;
 
 -- The primary key and the secondary indexes last: on a new table they are built once over the loaded
 -- rows (at scale 10: 1.3 s instead of 2.8 s for the key kept up row by row during the first load);

@@ -49,7 +49,7 @@ CREATE TABLE analytics.fact_payment_days (
 -- (h = 31 * h + column hash), so a plain sum over rows depends only on each column's values, not on
 -- which row holds them — two payments of a day swapping their modes left it unchanged.
 -- First the whole table's count and hash sum, without a join (0.25 s at scale 10, 1.5 M payments),
--- recorded at the end of every load in analytics.fact_partitions (partition_date -infinity).
+-- recorded at the end of every load in analytics.fact_partitions (fact_name 'fact_payment_days:source').
 CREATE TEMP TABLE pg_temp.fact_payment_days_whole ON COMMIT DROP AS
 SELECT
     count(*) AS payments,
@@ -78,7 +78,7 @@ loaded AS MATERIALIZED (
         split_part(fp.fingerprint, '/', -2)::bigint AS payments,
         split_part(fp.fingerprint, '/', -1)::numeric AS h
     FROM analytics.fact_partitions AS fp
-    WHERE fp.fact_name = 'fact_payment_days' AND fp.partition_date > '-infinity'
+    WHERE fp.fact_name = 'fact_payment_days'
 )
 
 SELECT coalesce(u.partition_date, l.day) AS day
@@ -111,7 +111,7 @@ WITH params AS MATERIALIZED (
     SELECT (
         SELECT fp.fingerprint
         FROM analytics.fact_partitions AS fp
-        WHERE fp.fact_name = 'fact_payment_days' AND fp.partition_date = '-infinity'
+        WHERE fp.fact_name = 'fact_payment_days:source'
     ) AS whole_recorded
 ),
 
@@ -121,7 +121,7 @@ loaded AS MATERIALIZED (
         split_part(fp.fingerprint, '/', -2)::bigint AS payments,
         split_part(fp.fingerprint, '/', -1)::numeric AS h
     FROM analytics.fact_partitions AS fp
-    WHERE fp.fact_name = 'fact_payment_days' AND fp.partition_date > '-infinity'
+    WHERE fp.fact_name = 'fact_payment_days'
 ),
 
 fresh AS MATERIALIZED (
@@ -200,7 +200,7 @@ loaded AS (
         fp.partition_date AS day,
         fp.fingerprint
     FROM analytics.fact_partitions AS fp
-    WHERE fp.fact_name = 'fact_payment_days' AND fp.partition_date > '-infinity'
+    WHERE fp.fact_name = 'fact_payment_days'
 )
 
 SELECT
@@ -274,15 +274,23 @@ GROUP BY n.order_date, n.order_status, n.payment_day, n.payment_mode;
 -- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
 SELECT analytics.fn_record_fact_partitions('fact_payment_days', 'order_date');
 
+-- The whole table's count and hash sum (see above), as of the latest order day.
+DELETE FROM analytics.fact_partitions WHERE fact_name = 'fact_payment_days:source';
+
 INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
 SELECT
-    'fact_payment_days',
-    '-infinity',
+    'fact_payment_days:source',
+    coalesce(
+        (
+            SELECT max(fp.partition_date)
+            FROM analytics.fact_partitions AS fp
+            WHERE fp.fact_name = 'fact_orders'
+        ),
+        current_date
+    ),
     concat_ws('/', w.payments, w.h),
     w.payments
-FROM pg_temp.fact_payment_days_whole AS w
-ON CONFLICT (fact_name, partition_date) DO UPDATE
-SET fingerprint = excluded.fingerprint, row_count = excluded.row_count, loaded_at = now();
+FROM pg_temp.fact_payment_days_whole AS w;
 
 -- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
 CREATE INDEX ix_fact_payment_days_order_date ON analytics.fact_payment_days (order_date);
