@@ -25,6 +25,7 @@ import pandas as pd
 import psycopg
 import pytest
 
+from retailmart_dagster.assets.sql_parse import parse_sql_file
 from tests.kpi_support import (
     MONEY_TOL,
     SQL_DIR,
@@ -785,3 +786,175 @@ def test_sql_file_conventions(path: Path):
             assert any(line.startswith(f"-- {field}: ") for line in header), f"no {field}"
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     assert "current_date" not in body.lower() and "now()" not in body.lower()
+
+
+# ----------------------------------------------------------------------------------------------------
+# The store-customer fact behind mv_store_performance and mv_regional_performance.
+
+STORE_FACT = "fact_store_customers"
+STORE_FACT_OBJECTS = {
+    "fact_orders",
+    "fact_customer_months",
+    STORE_FACT,
+    "mv_store_performance",
+    "mv_regional_performance",
+}
+
+# The fact straight from the source: sales orders up to the reference date per store and customer.
+_DIRECT_STORE_CUSTOMERS = """
+WITH p AS MATERIALIZED (
+    SELECT analytics.fn_reference_date() AS ref_date,
+           analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded
+),
+refund AS (SELECT order_id, sum(refund_amount) AS refund FROM sales.returns GROUP BY order_id)
+SELECT o.store_id, o.cust_id, count(*)::int, sum(o.total_amount), sum(coalesce(r.refund, 0)),
+       min(o.order_date), max(o.order_date)
+  FROM sales.orders AS o CROSS JOIN p LEFT JOIN refund AS r ON r.order_id = o.order_id
+ WHERE o.order_date <= p.ref_date AND NOT coalesce(o.order_status = ANY (p.excluded), false)
+ GROUP BY o.store_id, o.cust_id
+"""
+
+# The two readers' store and region customer counts as they were computed before the fact: a
+# count(DISTINCT) over every sales order of the data period.
+_DIRECT_STORE_COUNTS = """
+WITH p AS MATERIALIZED (
+    SELECT analytics.fn_reference_date() AS ref_date,
+           analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded
+),
+so AS (
+    SELECT o.* FROM sales.orders AS o CROSS JOIN p
+     WHERE o.order_date <= p.ref_date AND NOT coalesce(o.order_status = ANY (p.excluded), false)
+)
+SELECT 'store', s.store_id::text, count(so.order_id), count(DISTINCT so.cust_id)
+  FROM stores.stores AS s LEFT JOIN so ON so.store_id = s.store_id GROUP BY s.store_id
+UNION ALL
+SELECT 'region', coalesce(s.region, 'Unknown'), count(so.order_id), count(DISTINCT so.cust_id)
+  FROM stores.stores AS s LEFT JOIN so ON so.store_id = s.store_id GROUP BY 2
+"""
+
+
+def _store_fact_rows(conn: psycopg.Connection) -> list[tuple]:
+    return sorted(
+        conn.execute(f"SELECT * FROM analytics.{STORE_FACT}").fetchall(),
+        key=lambda r: (r[0] is None, r[0] or 0, r[1] is None, r[1] or 0),
+    )
+
+
+def _assert_store_fact_equals_direct(conn: psycopg.Connection) -> None:
+    direct = sorted(
+        conn.execute(_DIRECT_STORE_CUSTOMERS).fetchall(),
+        key=lambda r: (r[0] is None, r[0] or 0, r[1] is None, r[1] or 0),
+    )
+    assert _store_fact_rows(conn) == direct
+    readers = conn.execute(
+        "SELECT 'store', store_id::text, orders, customers FROM analytics.mv_store_performance"
+        " UNION ALL SELECT 'region', region, orders, customers"
+        " FROM analytics.mv_regional_performance"
+    ).fetchall()
+    assert sorted(readers) == sorted(conn.execute(_DIRECT_STORE_COUNTS).fetchall())
+
+
+def test_store_customer_fact_incremental_equals_full(new_database) -> None:  # noqa: ANN001
+    """The store-customer fact after an appended day and edits of old orders — a store moved, a
+    status changed to an excluded one, a customer's only order deleted, an order without customer
+    and one without store, an order dated after the wall clock — equals the sales orders grouped
+    from scratch, and so do the store and region orders and customers of its two readers; a config
+    change reloads it with the new statuses; re-created, it holds the same rows."""
+    from benchmarks.append_day import append_day
+    from retailmart_dagster.generate import generate
+    from tests.integration.test_facts import _build, _delete_orders
+
+    end = dt.date(2025, 10, 1)
+    url = new_database("store_customers")
+    with psycopg.connect(url) as conn:
+        generate(conn, scale=0.02, seed=17, end_date=end)
+        actions = _build(conn, STORE_FACT_OBJECTS)
+        assert actions[STORE_FACT] == "create"
+        _assert_store_fact_equals_direct(conn)
+        full = _store_fact_rows(conn)
+
+        # Nothing changed: the same rows.
+        assert _build(conn, STORE_FACT_OBJECTS)[STORE_FACT] == "incremental_load"
+        assert _store_fact_rows(conn) == full
+
+        appended = append_day(conn, seed=17)
+        sales = (
+            "SELECT o.order_id, o.cust_id, o.store_id FROM sales.orders o WHERE o.order_date < %s"
+            " AND o.order_status <> 'Cancelled' AND o.cust_id IS NOT NULL"
+        )
+        before = (end - dt.timedelta(days=120),)
+        with conn.transaction():
+            moved_id, _, moved_store = conn.execute(
+                sales + " ORDER BY o.order_id LIMIT 1", before
+            ).fetchone()
+            other_store = conn.execute(
+                "SELECT min(store_id) FROM stores.stores WHERE store_id <> %s", (moved_store,)
+            ).fetchone()[0]
+            conn.execute(
+                "UPDATE sales.orders SET store_id = %s WHERE order_id = %s",
+                (other_store, moved_id),
+            )
+            cancel_id = conn.execute(
+                sales + " AND o.order_id > %s ORDER BY o.order_id LIMIT 1", (*before, moved_id)
+            ).fetchone()[0]
+            conn.execute(
+                "UPDATE sales.orders SET order_status = 'Cancelled' WHERE order_id = %s",
+                (cancel_id,),
+            )
+            single_id, single_cust, _ = conn.execute(
+                sales + " AND (SELECT count(*) FROM sales.orders x WHERE x.cust_id = o.cust_id) = 1"
+                " AND o.order_id NOT IN (%s, %s) ORDER BY o.order_id LIMIT 1",
+                (*before, moved_id, cancel_id),
+            ).fetchone()
+            _delete_orders(conn, [single_id])
+            anonymous_id, stateless_id = (
+                r[0]
+                for r in conn.execute(
+                    sales + " AND o.order_id NOT IN (%s, %s) ORDER BY o.order_id DESC LIMIT 2",
+                    (*before, moved_id, cancel_id),
+                ).fetchall()
+            )
+            conn.execute(
+                "UPDATE sales.orders SET cust_id = NULL WHERE order_id = %s", (anonymous_id,)
+            )
+            conn.execute(
+                "UPDATE sales.orders SET store_id = NULL WHERE order_id = %s", (stateless_id,)
+            )
+            conn.execute(
+                "INSERT INTO sales.orders (order_id, cust_id, store_id, order_date, order_status,"
+                " total_amount) SELECT max(order_id) + 1, min(cust_id), min(store_id),"
+                " '2099-01-15', 'Delivered', 5000.00 FROM sales.orders"
+            )
+        assert _build(conn, STORE_FACT_OBJECTS)[STORE_FACT] == "incremental_load"
+        assert conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0] == appended.day
+        _assert_store_fact_equals_direct(conn)
+        rows = _store_fact_rows(conn)
+        assert any(r[1] is None for r in rows) and any(r[0] is None for r in rows)
+        assert not any(r[1] == single_cust for r in rows)
+
+        # A config change (another excluded status) reloads it with the new statuses; and back.
+        for value in ('["Cancelled", "Returned"]', '["Cancelled"]'):
+            conn.commit()
+            with conn.transaction():
+                conn.execute(
+                    "UPDATE analytics.config SET value = %s::jsonb"
+                    " WHERE key = 'sales.excluded_order_statuses'",
+                    (value,),
+                )
+                for name in ("fact_customer_months", STORE_FACT):
+                    conn.execute(parse_sql_file(SQL_DIR / "facts" / f"{name}.sql").load_sql)
+                direct = conn.execute(_DIRECT_STORE_CUSTOMERS).fetchall()
+                assert len(direct) == len(_store_fact_rows(conn))
+                assert sorted(map(repr, direct)) == sorted(map(repr, _store_fact_rows(conn)))
+        incremental = _store_fact_rows(conn)
+
+        # Re-created from scratch (its definition changed): the same rows.
+        conn.execute(
+            "UPDATE analytics.object_registry SET code_version = 'old' WHERE object_name = %s",
+            (STORE_FACT,),
+        )
+        conn.execute(f"DELETE FROM analytics.{STORE_FACT} WHERE cust_id % 2 = 0")
+        conn.commit()
+        assert _build(conn, STORE_FACT_OBJECTS)[STORE_FACT] == "recreate"
+        assert _store_fact_rows(conn) == incremental
+        _assert_store_fact_equals_direct(conn)

@@ -1,7 +1,8 @@
 -- analytics.mv_regional_performance: how does each region perform?
 -- One row per store region (stores.stores.region; NULL is 'Unknown'). Money, orders, staff and costs are
 -- the sums of the region's stores in analytics.mv_store_performance (same data period and definitions).
--- Customers are counted from the sales orders themselves: a customer who bought in two stores of the
+-- Customers are counted from the sales orders (analytics.fact_store_customers: one row per store and
+-- customer with sales orders up to the reference date): a customer who bought in two stores of the
 -- region counts ONCE for the region (a customer who bought in two regions counts once in each).
 -- Margins are weighted by revenue: computed from the region's summed profit over its summed revenue,
 -- never as an average of store margins.
@@ -29,15 +30,12 @@
 -- KPI revenue_rank: row_number() over (revenue DESC, region)
 CREATE MATERIALIZED VIEW analytics.mv_regional_performance AS
 WITH params AS MATERIALIZED (
-    SELECT
-        analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
+    SELECT analytics.fn_reference_date() AS ref_date
 ),
 
 bounds AS (
     SELECT
         p.ref_date,
-        p.excluded_statuses,
         f.first_date,
         (p.ref_date - f.first_date + 1) / (365.25 / 12) AS months_covered
     FROM params AS p
@@ -65,16 +63,14 @@ by_region AS (
 ),
 
 region_customers AS (
-    -- Each region's distinct customers first (a hash aggregate), then counted: no sort of every order.
+    -- Each region's distinct customers first (a hash aggregate), then counted: from the store and
+    -- customer pairs of analytics.fact_store_customers, not from every order.
     SELECT DISTINCT
         coalesce(s.region, 'Unknown') AS region,
-        o.cust_id
-    FROM sales.orders AS o
-    JOIN stores.stores AS s ON s.store_id = o.store_id
-    CROSS JOIN bounds AS b
-    WHERE o.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(o.order_status = ANY (b.excluded_statuses), false)
-      AND o.cust_id IS NOT NULL
+        sc.cust_id
+    FROM analytics.fact_store_customers AS sc
+    JOIN stores.stores AS s ON s.store_id = sc.store_id
+    WHERE sc.cust_id IS NOT NULL
 ),
 
 customers_by_region AS (

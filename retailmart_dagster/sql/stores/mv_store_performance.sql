@@ -2,8 +2,9 @@
 -- One row per store of stores.stores. Data period = first order date .. reference date
 -- (analytics.fn_reference_date()); orders, refunds and expenses are those dated in it. Sales orders =
 -- orders whose order_status is not in config sales.excluded_order_statuses. Each source is aggregated
--- per store in its own CTE and joined afterwards (no fan-out); orders and their refunds (per order)
--- are read from analytics.fact_orders, so refunds need no join to sales.returns.
+-- per store in its own CTE and joined afterwards (no fan-out); orders, their refunds and customers are
+-- read from analytics.fact_store_customers (the sales orders up to the reference date per store and
+-- customer, loaded incrementally): no join to sales.returns and no count(DISTINCT) over every order.
 -- Costs, each counted once (the sample-data generator books them in disjoint tables and categories):
 -- * payroll: stores.employees.salary is a MONTHLY salary; payroll = sum(salary of the store's current
 --   employees) * months_covered, months_covered = days in the data period / (365.25 / 12). The contract
@@ -55,7 +56,6 @@ CREATE MATERIALIZED VIEW analytics.mv_store_performance AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
         analytics.fn_config_text_array('stores.purchase_expense_categories') AS purchase_categories,
         analytics.fn_config_text_array('stores.payroll_expense_categories') AS payroll_categories,
         analytics.fn_config_numeric('stores.tier_top_share') AS tier_top_share,
@@ -77,17 +77,15 @@ bounds AS (
 ),
 
 orders_by_store AS (
+    -- One row per customer of the store in the fact: its customers are its rows with a cust_id.
     SELECT
-        f.store_id,
-        count(*) AS orders,
-        count(DISTINCT f.cust_id) AS customers,
-        sum(f.total_amount) AS revenue,
-        sum(f.refund_amount) AS refunds
-    FROM analytics.fact_orders AS f
-    CROSS JOIN bounds AS b
-    WHERE f.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY f.store_id
+        sc.store_id,
+        sum(sc.orders) AS orders,
+        count(sc.cust_id) AS customers,
+        sum(sc.revenue) AS revenue,
+        sum(sc.refunds) AS refunds
+    FROM analytics.fact_store_customers AS sc
+    GROUP BY sc.store_id
 ),
 
 store_expenses AS (
