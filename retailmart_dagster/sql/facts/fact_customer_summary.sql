@@ -12,7 +12,9 @@
 -- customers whose totals can have changed are those with a row in such a month now (in
 -- fact_customer_months) or before (their previous first..last order dates span the month). Exactly
 -- those customers are deleted and re-added from all their months. A daily refresh touches the
--- customers who bought in the reference month or whose last order was in it.
+-- customers who bought in the reference month or whose last order was in it. The first load (an empty
+-- table) sums every customer's months in one pass, without the work list (2.1 s instead of 4.4-6.2 s
+-- at scale 10).
 -- Question: What are each buyer's sales-order totals and first order month, computed once?
 -- Owner: Customer analytics
 -- Refresh: daily, incremental by customer (customers with a changed month)
@@ -69,13 +71,15 @@ SELECT
     (coalesce(u.month_start, l.month_start) + interval '1 month')::date AS next_month_start,
     u.fingerprint,
     u.row_count,
-    NULL::integer AS cust_id
+    NULL::integer AS cust_id,
+    NOT EXISTS (SELECT 1 FROM analytics.fact_customer_summary) AS first_load
 FROM upstream AS u
 FULL JOIN loaded AS l ON l.month_start = u.month_start
 WHERE u.fingerprint IS DISTINCT FROM l.fingerprint;
 
 ANALYZE pg_temp.fact_customer_summary_changed;
 
+-- (Not on the first load: every customer's months are added then, without a work list.)
 INSERT INTO pg_temp.fact_customer_summary_changed (cust_id)
 SELECT s.cust_id
 FROM analytics.fact_customer_summary AS s
@@ -89,7 +93,8 @@ WHERE EXISTS (
 UNION
 SELECT m.cust_id
 FROM analytics.fact_customer_months AS m
-JOIN pg_temp.fact_customer_summary_changed AS c ON c.month_start = m.month_start;
+JOIN pg_temp.fact_customer_summary_changed AS c ON c.month_start = m.month_start
+WHERE NOT c.first_load;
 
 ANALYZE pg_temp.fact_customer_summary_changed;
 
@@ -97,7 +102,27 @@ DELETE FROM analytics.fact_customer_summary AS s
 USING pg_temp.fact_customer_summary_changed AS a
 WHERE s.cust_id = a.cust_id;
 
+-- The changed customers' months; on the first load every customer's, in one pass without a join.
 INSERT INTO analytics.fact_customer_summary
+WITH params AS MATERIALIZED (
+    SELECT bool_or(c.first_load) AS first_load
+    FROM pg_temp.fact_customer_summary_changed AS c
+    WHERE c.month_start IS NOT NULL
+),
+
+changed_months AS (
+    SELECT m.*
+    FROM analytics.fact_customer_months AS m
+    WHERE (SELECT p.first_load FROM params AS p)
+
+    UNION ALL
+
+    SELECT m.*
+    FROM pg_temp.fact_customer_summary_changed AS a
+    JOIN analytics.fact_customer_months AS m ON m.cust_id = a.cust_id
+    WHERE NOT (SELECT p.first_load FROM params AS p)
+)
+
 SELECT
     m.cust_id,
     sum(m.orders),
@@ -106,8 +131,7 @@ SELECT
     min(m.first_order_date),
     max(m.last_order_date),
     min(m.month_start)
-FROM analytics.fact_customer_months AS m
-JOIN pg_temp.fact_customer_summary_changed AS a ON a.cust_id = m.cust_id
+FROM changed_months AS m
 GROUP BY m.cust_id;
 
 DELETE FROM analytics.fact_partitions AS fp
