@@ -73,29 +73,36 @@ DELETE FROM analytics.fact_product_days AS f
 USING pg_temp.fact_product_days_changed AS c
 WHERE f.order_date = c.day;
 
+-- Day by day: each changed day's orders (fact_orders' order_date index) and their lines (the lines'
+-- order_id index), grouped in memory per day. On a full load at scale 10 that is 8.5 s, against
+-- 10.5 s for one join of every line to its order grouped at once (1.8 M groups spilled to disk).
 INSERT INTO analytics.fact_product_days
-WITH changed_orders AS MATERIALIZED (
-    SELECT
-        f.order_id,
-        f.order_date,
-        f.order_status
-    FROM analytics.fact_orders AS f
-    JOIN pg_temp.fact_product_days_changed AS c ON c.day = f.order_date
-)
-
 SELECT
-    co.order_date,
-    oi.prod_id,
-    co.order_status,
-    count(*),
-    sum(oi.quantity),
-    sum(oi.quantity * oi.unit_price),
-    sum(oi.quantity * oi.unit_price * oi.discount * 0.01),
-    sum(oi.quantity * oi.unit_price * (1 - oi.discount * 0.01)),
-    count(DISTINCT oi.order_id)
-FROM sales.order_items AS oi
-JOIN changed_orders AS co ON co.order_id = oi.order_id
-GROUP BY co.order_date, oi.prod_id, co.order_status;
+    c.day,
+    x.prod_id,
+    x.order_status,
+    x.lines,
+    x.units,
+    x.list_value,
+    x.discount_amount,
+    x.net_value,
+    x.orders
+FROM pg_temp.fact_product_days_changed AS c
+CROSS JOIN LATERAL (
+    SELECT
+        oi.prod_id,
+        co.order_status,
+        count(*) AS lines,
+        sum(oi.quantity) AS units,
+        sum(oi.quantity * oi.unit_price) AS list_value,
+        sum(oi.quantity * oi.unit_price * oi.discount * 0.01) AS discount_amount,
+        sum(oi.quantity * oi.unit_price * (1 - oi.discount * 0.01)) AS net_value,
+        count(DISTINCT oi.order_id) AS orders
+    FROM analytics.fact_orders AS co
+    JOIN sales.order_items AS oi ON oi.order_id = co.order_id
+    WHERE co.order_date = c.day
+    GROUP BY oi.prod_id, co.order_status
+) AS x;
 
 -- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
 SELECT analytics.fn_record_fact_partitions('fact_product_days', 'order_date');
