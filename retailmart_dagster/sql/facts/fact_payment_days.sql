@@ -274,22 +274,12 @@ GROUP BY n.order_date, n.order_status, n.payment_day, n.payment_mode;
 -- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
 SELECT analytics.fn_record_fact_partitions('fact_payment_days', 'order_date');
 
--- The whole table's count and hash sum (see above), as of the latest order day (none without orders).
-DELETE FROM analytics.fact_partitions WHERE fact_name = 'fact_payment_days:source';
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT
-    'fact_payment_days:source',
-    m.last_day,
-    concat_ws('/', w.payments, w.h),
-    w.payments
-FROM pg_temp.fact_payment_days_whole AS w
-CROSS JOIN (
-    SELECT max(fp.partition_date) AS last_day
-    FROM analytics.fact_partitions AS fp
-    WHERE fp.fact_name = 'fact_orders'
-) AS m
-WHERE m.last_day IS NOT NULL;
+-- The whole table's count and hash sum (see above), for the next load
+-- (analytics.fn_record_fact_source).
+SELECT analytics.fn_record_fact_source(
+    'fact_payment_days', concat_ws('/', w.payments, w.h), w.payments
+)
+FROM pg_temp.fact_payment_days_whole AS w;
 
 -- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
 CREATE INDEX ix_fact_payment_days_order_date ON analytics.fact_payment_days (order_date);

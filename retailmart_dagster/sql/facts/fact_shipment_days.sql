@@ -295,22 +295,12 @@ GROUP BY
 -- The changed partitions' fingerprints and row counts in analytics.fact_partitions.
 SELECT analytics.fn_record_fact_partitions('fact_shipment_days', 'order_date');
 
--- The whole table's count and hash sum (see above), as of the latest order day (none without orders).
-DELETE FROM analytics.fact_partitions WHERE fact_name = 'fact_shipment_days:source';
-
-INSERT INTO analytics.fact_partitions (fact_name, partition_date, fingerprint, row_count)
-SELECT
-    'fact_shipment_days:source',
-    m.last_day,
-    concat_ws('/', w.shipments, w.h),
-    w.shipments
-FROM pg_temp.fact_shipment_days_whole AS w
-CROSS JOIN (
-    SELECT max(fp.partition_date) AS last_day
-    FROM analytics.fact_partitions AS fp
-    WHERE fp.fact_name = 'fact_orders'
-) AS m
-WHERE m.last_day IS NOT NULL;
+-- The whole table's count and hash sum (see above), for the next load
+-- (analytics.fn_record_fact_source).
+SELECT analytics.fn_record_fact_source(
+    'fact_shipment_days', concat_ws('/', w.shipments, w.h), w.shipments
+)
+FROM pg_temp.fact_shipment_days_whole AS w;
 
 -- Secondary indexes last: built once over the loaded rows when the table is (re-)created.
 CREATE INDEX ix_fact_shipment_days_order_date ON analytics.fact_shipment_days (order_date);
