@@ -146,11 +146,12 @@ def run_full_refresh(dashboard_dir: Path | None = None) -> tuple[bool, list[str]
     from dagster import DagsterInstance
 
     from retailmart_dagster.definitions import FULL_REFRESH_JOB, build_definitions
+    from retailmart_dagster.executor import run_job
 
     defs = build_definitions(dashboard_dir=str(dashboard_dir) if dashboard_dir else None)
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = run_job(job, instance=instance, raise_on_error=False)
     return result.success, failure_lines(result)
 
 

@@ -13,7 +13,6 @@ from dagster import (
     EnvVar,
     define_asset_job,
     definitions,
-    in_process_executor,
 )
 
 from retailmart_dagster.assets.alerts import build_alert_sync_asset, with_alert_deps
@@ -26,6 +25,7 @@ from retailmart_dagster.checks.assets import (
     with_freshness_policies,
 )
 from retailmart_dagster.config import config_value
+from retailmart_dagster.executor import retailmart_executor
 from retailmart_dagster.resources.dashboard import DashboardResource
 from retailmart_dagster.resources.notifier import NotifierResource, notifier_from_env
 from retailmart_dagster.resources.postgres import DATABASE_URL_ENV, PostgresResource
@@ -89,7 +89,7 @@ def build_definitions(
             else QualityClockResource(),
             "notifier": notifier or notifier_from_env(),
         },
-        executor=in_process_executor,
+        executor=retailmart_executor,
     )
 
 

@@ -81,20 +81,21 @@ def materialize_all(
     instance=None,  # noqa: ANN001
     quality_clock: str | None = KPI_END_DATE.isoformat(),
 ):  # noqa: ANN201
-    """Run the main job through Dagster (in-process executor) and return its result.
+    """Run the main job through Dagster (its own executor, in this process) and return its result.
 
     The one wall-clock data-quality check (latest order vs. the run's clock) is pinned to the sample
     data's last day, as if the run happened that day; pass quality_clock=None for the real clock."""
     from dagster import DagsterInstance
 
     from retailmart_dagster.definitions import FULL_REFRESH_JOB, build_definitions
+    from retailmart_dagster.executor import run_job
 
     defs = build_definitions(
         database_url=database_url, dashboard_dir=str(dashboard_dir), quality_clock=quality_clock
     )
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
     instance = instance or DagsterInstance.ephemeral()
-    return job.execute_in_process(instance=instance, raise_on_error=False)
+    return run_job(job, instance=instance, raise_on_error=False)
 
 
 @pytest.fixture(scope="session")

@@ -62,6 +62,15 @@ SWAP_SUFFIX = "__swap"
 RETIRED_SUFFIX = "__retired"
 # Pause between two attempts at a swap's lock (a reader or autovacuum holds the old version).
 SWAP_RETRY_PAUSE_S = 0.05
+# Advisory lock (transaction level) of the DDL that changes objects other steps may read: a swap's
+# renames and view re-pointing, a drop-and-recreate, the drop of retired versions. Two steps that
+# run at once (retailmart_dagster/executor.py) would otherwise re-point a view that reads both
+# their materialized views in opposite lock order (a deadlock) or drop the same retired version.
+# Held from then to the build's commit: milliseconds for a swap, whose computation (CREATE
+# MATERIALIZED VIEW of the next version) runs before it, side by side with other steps; the whole
+# re-creation for an object whose SQL changed (an upgrade, rare). Creating a new object or loading
+# a fact takes no such lock.
+DDL_LOCK = "retailmart:ddl"
 _MAX_IDENTIFIER = 63
 
 PostHook = Callable[[psycopg.Connection], None]
@@ -417,7 +426,13 @@ class SqlBuilder:
             " WHERE x.indrelid = %s",
             (oid,),
         ).fetchall()
-        dependents = self._dependents(conn, oid)
+        # Whether a swap can carry the dependents over, asked in a savepoint rolled back at once:
+        # reading a view's definition (pg_get_viewdef) locks what the view reads, and held through
+        # the computation below those locks would keep a step running at the same time out of its
+        # own swap (a view reading both). The list used for the swap is read again under the DDL
+        # lock.
+        with conn.transaction(force_rollback=True):
+            dependents = self._dependents(conn, oid)
         if (
             not owned
             or column_acl
@@ -435,7 +450,11 @@ class SqlBuilder:
                 )
             ).fetchone()[0]
             self._copy_ownership(conn, obj, swap_name)
+            self._ddl_lock(conn)
+            dependents = self._dependents(conn, oid)
             for attempt in range(1, self.swap_attempts + 1):
+                if any(kind == "other" for kind, _, _ in dependents):
+                    break  # something the swap cannot carry over appeared meanwhile
                 try:
                     with conn.transaction():
                         self._swap_in(conn, obj, swap_name, dependents, indexes)
@@ -548,9 +567,15 @@ class SqlBuilder:
         if not any(kind == "matview" for kind, _, _ in dependents):
             self._drop_matview(conn, retired)
 
+    @staticmethod
+    def _ddl_lock(conn: psycopg.Connection) -> None:
+        """Wait for (and hold until commit) the DDL lock, see DDL_LOCK."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (DDL_LOCK,))
+
     @classmethod
     def _drop_retired(cls, conn: psycopg.Connection) -> list[str]:
         """Drop the retired versions (see :meth:`_swap_refresh`) that nothing reads any more."""
+        cls._ddl_lock(conn)
         names = [
             r[0]
             for r in conn.execute(
@@ -644,6 +669,7 @@ class SqlBuilder:
                     and self._registered_version(conn, d) == self.version(d)
                 ]
                 if exists:
+                    self._ddl_lock(conn)
                     self._drop(conn, obj)
                 self._create(conn, obj)
                 action = "recreate" if exists else "create"

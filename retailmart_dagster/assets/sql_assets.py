@@ -33,9 +33,11 @@ from retailmart_dagster.assets.sql_parse import (
     source_tables,
 )
 from retailmart_dagster.config import config_path, read_config, write_config
+from retailmart_dagster.executor import RUN_ALONE_TAG
 from retailmart_dagster.resources.postgres import DatabaseUnreachableError, PostgresResource
 
 SOURCE_PREFIX = "retailmart"
+SETUP_GROUP = "setup"
 SOURCE_GROUP = "retailmart_source"
 # Retries of a step whose database is unreachable (then the step fails with the cause).
 UNREACHABLE_RETRIES = 2
@@ -125,6 +127,8 @@ def build_sql_asset(obj: SqlObject, deps: set[AssetKey], builder: SqlBuilder) ->
         description=description or None,
         tags={"retailmart/kind": obj.kind, "retailmart/domain": obj.group},
         metadata={"sql_path": obj.relative_path, "object": obj.qualified_name},
+        # Setup scripts grant and revoke on every object of the schema: run them alone.
+        op_tags={RUN_ALONE_TAG: "true"} if obj.group == SETUP_GROUP else None,
     )
     def _asset(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
         try:

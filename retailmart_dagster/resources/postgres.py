@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -141,7 +143,9 @@ class PostgresResource(ConfigurableResource):
         default=600_000, description="Statement timeout of KPI queries (0 = none)."
     )
 
-    _conn: psycopg.Connection | None = PrivateAttr(default=None)
+    # Idle connections of the run, reused by its next steps (see connection()).
+    _idle: list[psycopg.Connection] = PrivateAttr(default_factory=list)
+    _lock: Any = PrivateAttr(default_factory=threading.RLock)
     _url: str | None = PrivateAttr(default=None)
     # Set when connecting failed after every attempt: while the server is known to be down, the
     # next steps of the run try once (no backoff) so a run against a dead server fails fast; the
@@ -149,9 +153,10 @@ class PostgresResource(ConfigurableResource):
     _down: bool = PrivateAttr(default=False)
 
     def url(self) -> str:
-        if self._url is None:
-            self._url = resolve_database_url(self.database_url, self.home)
-        return self._url
+        with self._lock:  # steps running at the same time start the embedded server once
+            if self._url is None:
+                self._url = resolve_database_url(self.database_url, self.home)
+            return self._url
 
     def masked_url(self) -> str:
         return mask_url(self.url())
@@ -180,13 +185,22 @@ class PostgresResource(ConfigurableResource):
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """A connection shared by the steps of one run (in-process executor), reopened if broken.
+        """A connection of the run, reopened if broken: the steps of a run reuse its connections
+        (one per step running at the same time, see retailmart_dagster/executor.py).
 
         Callers use ``with conn.transaction():`` for their work; the connection is left idle.
         """
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = self._open()
-        conn = self._conn
+        conn = None
+        with self._lock:
+            while self._idle and conn is None:
+                candidate = self._idle.pop()
+                if candidate.closed or candidate.broken:
+                    with contextlib.suppress(Exception):
+                        candidate.close()
+                else:
+                    conn = candidate
+        if conn is None:
+            conn = self._open()
         try:
             yield conn
         except psycopg.OperationalError as exc:
@@ -197,17 +211,19 @@ class PostgresResource(ConfigurableResource):
             # The server went away mid-statement: drop the connection, say so clearly.
             with contextlib.suppress(Exception):
                 conn.close()
-            self._conn = None
             raise DatabaseUnreachableError(
                 f"Lost the connection to {self.masked_url()}: {str(exc).strip()}"
             ) from exc
         finally:
-            if self._conn is not None and not self._conn.closed:
-                if self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    self._conn.rollback()
+            if not conn.closed and not conn.broken:
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    conn.rollback()
+                with self._lock:
+                    self._idle.append(conn)
 
     def teardown_after_execution(self, context) -> None:  # noqa: ANN001 - dagster signature
-        if self._conn is not None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
+                conn.close()

@@ -252,3 +252,80 @@ def test_a_failing_next_version_leaves_the_current_one(tmp_path: Path, new_datab
         assert _one(admin, "SELECT 'analytics.mv_sum'::regclass::oid") == mv_oid
         assert _one(admin, "SELECT count(*) FROM analytics.vw_top") == 2
         assert _one(admin, "SELECT to_regclass('analytics.mv_sum__swap')") is None
+
+
+MV_A = (
+    "-- Per key.\nCREATE MATERIALIZED VIEW analytics.mv_a AS\n"
+    "SELECT b.k, sum(b.v) AS total FROM analytics.base_rows AS b GROUP BY b.k;\n"
+    "CREATE UNIQUE INDEX ux_mv_a ON analytics.mv_a (k);\n"
+)
+MV_B = (
+    "-- Per key, doubled.\nCREATE MATERIALIZED VIEW analytics.mv_b AS\n"
+    "SELECT b.k, 2 * sum(b.v) AS total FROM analytics.base_rows AS b GROUP BY b.k;\n"
+    "CREATE UNIQUE INDEX ux_mv_b ON analytics.mv_b (k);\n"
+)
+VIEW_AB = (
+    "-- Both.\nCREATE VIEW analytics.vw_ab AS SELECT a.k, a.total AS a_total, b.total AS b_total\n"
+    "FROM analytics.mv_a AS a JOIN analytics.mv_b AS b ON b.k = a.k;\n"
+)
+
+
+def test_two_swaps_at_once_both_swap_and_re_point_a_shared_view(
+    tmp_path: Path,
+    new_database,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two steps running at once (retailmart_dagster/executor.py) swap the two materialized views
+    one view reads. Both reach the swap together (a barrier); each re-points the shared view. The
+    DDL lock makes one wait for the other (milliseconds). Measured without it: each swap holds a
+    lock on the other's view (re-pointing the shared view locks what it reads), both give up and
+    refresh CONCURRENTLY; reading that view's definition before the computation, outside a
+    rolled-back savepoint, does the same."""
+    url = new_database("swap_pair")
+    builder, objs = _built(
+        tmp_path,
+        url,
+        {"t/base_rows.sql": BASE, "t/mv_a.sql": MV_A, "t/mv_b.sql": MV_B, "t/vw_ab.sql": VIEW_AB},
+    )
+    together = threading.Barrier(2, timeout=30)
+    original = SqlBuilder._copy_ownership
+
+    def copy_then_meet(conn, obj, swap_name):  # noqa: ANN001, ANN202
+        original(conn, obj, swap_name)
+        together.wait()  # both next versions are built: now both swap
+
+    monkeypatch.setattr(SqlBuilder, "_copy_ownership", staticmethod(copy_then_meet))
+    with psycopg.connect(url) as conn:
+        view_oid = _one(conn, "SELECT 'analytics.vw_ab'::regclass::oid")
+    for round_ in range(3):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("UPDATE analytics.base_rows SET v = v + 1")
+        results: dict[str, object] = {}
+
+        def build(name: str, results: dict[str, object], run_id: str) -> None:
+            try:
+                with psycopg.connect(url) as conn:
+                    results[name] = builder.build(conn, objs[name], run_id=run_id).action
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                results[name] = exc
+
+        threads = [
+            threading.Thread(target=build, args=(n, results, f"pair-{round_}"))
+            for n in ("mv_a", "mv_b")
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert results == {"mv_a": "swap", "mv_b": "swap"}, results
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT k, a_total, b_total FROM analytics.vw_ab ORDER BY k"
+            ).fetchall()
+            assert _one(conn, "SELECT 'analytics.vw_ab'::regclass::oid") == view_oid
+            retired = _one(conn, "SELECT count(*) FROM pg_class WHERE relname LIKE '%%__retired'")
+        assert [(k, float(a), float(b)) for k, a, b in rows] == [
+            (1, 11.0 + round_, 22.0 + 2 * round_),
+            (2, 21.0 + round_, 42.0 + 2 * round_),
+        ]
+        assert retired == 0

@@ -21,7 +21,7 @@ def test_every_step_of_the_main_job_has_one_layer() -> None:
     seconds = {layer: s for layer, _, s in rows}
     assert [layer for layer, _, _ in rows][: len(LAYERS)] == list(LAYERS)
     assert sum(counts.values()) == len(steps)
-    assert seconds["outside steps (run start and end, between steps)"] == 2.5
+    assert seconds["run minus sum of steps (outside steps; < 0: steps overlapped)"] == 2.5
 
     objects = load_sql_objects()
     assert counts["setup"] == sum(1 for o in objects if o.group == "setup")
