@@ -101,7 +101,12 @@ def test_one_at_a_time_is_serial() -> None:
     rec = Recorder()
     pause = lambda: time.sleep(0.05)  # noqa: E731
     job = _job([_asset(n, rec, body=pause) for n in ("a", "b", "c")])
-    result = run_job(job, max_concurrent=1)
+    # As a user sets it in a run's config (the Launchpad, dagster asset materialize --config).
+    result = run_job(
+        job,
+        executor_def=retailmart_executor,
+        run_config={"execution": {"config": {"max_concurrent": 1}}},
+    )
     assert result.success
     assert not any(rec.overlap(x, y) for x, y in (("a", "b"), ("a", "c"), ("b", "c")))
 
