@@ -35,7 +35,7 @@ import os
 import queue
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -134,6 +134,22 @@ def _start(
     return running
 
 
+def _cancel_running(running: Iterable[_Running]) -> int:
+    """Ask every resource of the running steps that can (``cancel_running()``, e.g.
+    PostgresResource) to cancel what it runs now; how many statements were cancelled. Dagster's
+    serial executor interrupts the step in the run's thread; a step in another thread is not
+    interrupted by a signal, so its statement is cancelled instead."""
+    seen: set[int] = set()
+    cancelled = 0
+    for step in running:
+        for resource in step.context.resources.original_resource_dict.values():
+            cancel = getattr(resource, "cancel_running", None)
+            if callable(cancel) and id(resource) not in seen:
+                seen.add(id(resource))
+                cancelled += int(cancel() or 0)
+    return cancelled
+
+
 def _run_steps(
     job_context: PlanExecutionContext, active: ActiveExecution, max_concurrent: int
 ) -> Iterator[DagsterEvent]:
@@ -147,10 +163,11 @@ def _run_steps(
             if not stopping and active.check_for_interrupts():
                 stopping = True
                 active.mark_interrupted()
+                cancelled = _cancel_running(running.values())
                 yield DagsterEvent.engine_event(
                     job_context,
-                    "Interrupted: no new step starts; waiting for the running ones "
-                    f"({', '.join(running) or 'none'})",
+                    "Interrupted: no new step starts; the running ones "
+                    f"({', '.join(running) or 'none'}) end after {cancelled} cancelled statements",
                     EngineEventData.interrupted(list(running)),
                 )
             if not stopping:

@@ -146,6 +146,8 @@ class PostgresResource(ConfigurableResource):
     # Idle connections of the run, reused by its next steps (see connection()).
     _idle: list[psycopg.Connection] = PrivateAttr(default_factory=list)
     _lock: Any = PrivateAttr(default_factory=threading.RLock)
+    # The connections steps are using now (see cancel_running()).
+    _busy: set[psycopg.Connection] = PrivateAttr(default_factory=set)
     _url: str | None = PrivateAttr(default=None)
     # Set when connecting failed after every attempt: while the server is known to be down, the
     # next steps of the run try once (no backoff) so a run against a dead server fails fast; the
@@ -201,6 +203,8 @@ class PostgresResource(ConfigurableResource):
                     conn = candidate
         if conn is None:
             conn = self._open()
+        with self._lock:
+            self._busy.add(conn)
         try:
             yield conn
         except psycopg.OperationalError as exc:
@@ -215,11 +219,24 @@ class PostgresResource(ConfigurableResource):
                 f"Lost the connection to {self.masked_url()}: {str(exc).strip()}"
             ) from exc
         finally:
+            with self._lock:
+                self._busy.discard(conn)
             if not conn.closed and not conn.broken:
                 if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                     conn.rollback()
                 with self._lock:
                     self._idle.append(conn)
+
+    def cancel_running(self) -> int:
+        """Cancel the statement each step is running now (the run was interrupted: a terminate
+        from the UI, Ctrl-C); the executor calls it (retailmart_dagster/executor.py). Each such
+        step then fails with QueryCanceled, its transaction rolled back. Returns how many."""
+        with self._lock:
+            busy = list(self._busy)
+        for conn in busy:
+            with contextlib.suppress(Exception):
+                conn.cancel_safe(timeout=5)
+        return len(busy)
 
     def teardown_after_execution(self, context) -> None:  # noqa: ANN001 - dagster signature
         with self._lock:
