@@ -7,9 +7,9 @@ a process per step: measured here (stop 13) it took 139 s to reach the data-qual
 the in-process executor does in a few seconds. This executor keeps the in-process model (one
 process, the run's resources initialised once, the same events, retries and skips) and runs up to
 ``max_concurrent`` steps at once in threads. Each thread spends its time waiting for the server, so
-the GIL is not the limit; the server's cores are. Measured at scale 10 on 2 cores, the KPI objects
-of a daily refresh, two at a time: 12.4-13.2 s against 19.8-23.4 s one at a time (same SQL, same
-data).
+the GIL is not the limit; the server's cores are. Measured at scale 10 on 2 cores (benchmark,
+two runs): a full build 68.1-71.6 s two at a time against 106.9-112.3 s one at a time; a refresh on
+the same data 21.1-23.0 s against 34.5-36.8 s.
 
 The scheduling is Dagster's own (``ActiveExecution``: dependencies, retries, skips after a
 failure, interrupts); what runs in a thread is Dagster's own step execution
