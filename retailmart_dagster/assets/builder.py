@@ -452,9 +452,9 @@ class SqlBuilder:
             self._copy_ownership(conn, obj, swap_name)
             self._ddl_lock(conn)
             dependents = self._dependents(conn, oid)
-            for attempt in range(1, self.swap_attempts + 1):
-                if any(kind == "other" for kind, _, _ in dependents):
-                    break  # something the swap cannot carry over appeared meanwhile
+            # No attempt when something the swap cannot carry over appeared meanwhile.
+            carried = not any(kind == "other" for kind, _, _ in dependents)
+            for attempt in range(1, self.swap_attempts + 1 if carried else 1):
                 try:
                     with conn.transaction():
                         self._swap_in(conn, obj, swap_name, dependents, indexes)
