@@ -1785,3 +1785,49 @@ def test_customer_facts_incremental_equals_full(new_database) -> None:  # noqa: 
             assert {actions[f] for f in recreated} == {"recreate"}
             assert (_fact_rows(conn), _summary_rows(conn)) == incremental
             assert_equal_to_direct(conn)
+
+
+def test_customer_months_statistics_follow_big_reloads_only(new_database) -> None:  # noqa: ANN001
+    """fact_customer_months analyzes itself (fresh statistics for fact_customer_summary's join) when
+    it is new or when the reloaded months hold more than autovacuum_analyze_scale_factor of its rows
+    (a config change reloads every month), and not for a daily refresh's one month. reltuples, the
+    planner's row count, is exact after an ANALYZE of a table this small and stays put without."""
+    from benchmarks.append_day import append_day
+    from retailmart_dagster.generate import generate
+
+    def reltuples_and_rows(conn: psycopg.Connection) -> tuple[float, int]:
+        row = conn.execute(
+            f"SELECT (SELECT reltuples FROM pg_class WHERE oid = 'analytics.{FACT}'::regclass),"
+            f" (SELECT count(*) FROM analytics.{FACT})"
+        ).fetchone()
+        return float(row[0]), int(row[1])
+
+    url = new_database("customer_months_stats")
+    with psycopg.connect(url) as conn:
+        generate(conn, scale=0.02, seed=5, end_date=dt.date(2025, 10, 1))
+        assert _build_fact_and_readers(conn)[FACT] == "create"
+        estimate, rows = reltuples_and_rows(conn)
+        assert estimate == rows > 0  # the first load analyzed
+
+        appended = append_day(conn, seed=5)
+        conn.commit()
+        assert appended.orders > 0
+        assert _build_fact_and_readers(conn)[FACT] == "incremental_load"
+        share = float(conn.execute("SHOW autovacuum_analyze_scale_factor").fetchone()[0])
+        month_rows = conn.execute(
+            f"SELECT count(*) FROM analytics.{FACT} WHERE month_start = %s",
+            (_month(appended.day),),
+        ).fetchone()[0]
+        assert month_rows < share * estimate  # a small reload ...
+        after_day = reltuples_and_rows(conn)
+        assert after_day[0] == estimate != after_day[1]  # ... left the statistics as they were
+
+        with conn.transaction():  # every month reloads: analyzed again
+            conn.execute(
+                "UPDATE analytics.config SET value = %s::jsonb"
+                " WHERE key = 'sales.excluded_order_statuses'",
+                ('["Cancelled", "Returned"]',),
+            )
+            conn.execute(parse_sql_file(FACT_FILE).load_sql)
+            estimate, rows = reltuples_and_rows(conn)
+            assert estimate == rows != after_day[1]
