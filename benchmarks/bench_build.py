@@ -20,7 +20,9 @@ per scale (dropped afterwards unless --keep). For each scale, in this order:
    produced.
 
 With steps at once, step times overlap: the "slowest steps" and "by layer" lists are step times
-(each includes waiting for the cores the other running step uses), their sum exceeds the run.
+(each includes waiting for the cores the other running step uses), their sum exceeds the run. The
+"longest chain" of the daily refresh is what decided when it ended: from its last step back through
+the dependency each step waited for longest, with the time each step waited for a free slot.
 
 Prints one table per scale; measures, never asserts. Peak memory: the server's processes (sum of
 proportional set sizes, sampled every 0.2 s) and this Python process (ru_maxrss).
@@ -201,8 +203,8 @@ def dagster_build(url: str, out_dir: Path, instance, clock: dt.date, at_once: in
     if not result.success:
         failures = [e.step_key for e in result.all_events if e.is_step_failure]
         raise SystemExit(f"Dagster build failed: {failures}")
-    per: dict[str, float] = {}
     starts: dict[str, float] = {}
+    spans: dict[str, tuple[float, float]] = {}
     for event in instance.all_logs(result.run_id):
         dagster_event = event.dagster_event
         if dagster_event is None or not event.step_key:
@@ -210,8 +212,56 @@ def dagster_build(url: str, out_dir: Path, instance, clock: dt.date, at_once: in
         if dagster_event.event_type_value == "STEP_START":
             starts[event.step_key] = event.timestamp
         elif dagster_event.event_type_value == "STEP_SUCCESS":
-            per[event.step_key] = event.timestamp - starts.get(event.step_key, event.timestamp)
+            spans[event.step_key] = (starts.get(event.step_key, event.timestamp), event.timestamp)
+    per = {step: end - start for step, (start, end) in spans.items()}
+    LAST_RUN.update(spans=spans, deps=step_dependencies(job))
     return total, per
+
+
+# The step spans and step dependencies of the latest dagster_build (for longest_chain).
+LAST_RUN: dict[str, dict] = {}
+
+
+def step_dependencies(job) -> dict[str, set[str]]:  # noqa: ANN001 - a Dagster JobDefinition
+    """Each step of the job's execution plan with the steps it waits for."""
+    from dagster._core.execution.api import create_execution_plan
+
+    plan = create_execution_plan(job)
+    return {
+        step.key: {
+            handle.step_key
+            for step_input in step.step_inputs
+            for handle in step_input.get_step_output_handle_dependencies()
+        }
+        for step in plan.steps
+    }
+
+
+def longest_chain(
+    spans: dict[str, tuple[float, float]], deps: dict[str, set[str]]
+) -> list[tuple[str, float, float]]:
+    """The chain of steps that decided when the run ended: from the step that finished last, back
+    through the dependency that finished last (the one it waited for), to a step without one. Each
+    as (step, wait, duration), in run order: wait is the time between the end of the step before it
+    in the chain (the first step: the first step's start) and its own start, spent waiting for a
+    free slot."""
+    if not spans:
+        return []
+    chain = [max(spans, key=lambda s: (spans[s][1], s))]
+    while True:
+        before = [d for d in deps.get(chain[-1], ()) if d in spans]
+        if not before:
+            break
+        chain.append(max(before, key=lambda s: (spans[s][1], s)))
+    chain.reverse()
+    origin = min(start for start, _ in spans.values())
+    out = []
+    previous_end = origin
+    for step in chain:
+        start, end = spans[step]
+        out.append((step, max(start - previous_end, 0.0), end - start))
+        previous_end = end
+    return out
 
 
 class ServerMemory:
@@ -388,6 +438,7 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str) -> None:
             f"{time.perf_counter() - t0:8.2f} s ({appended.orders} orders, {appended.lines} lines)",
         )
         daily_total, daily_per = dagster_build(url, out, instance, appended.day)
+        daily_chain = longest_chain(LAST_RUN["spans"], LAST_RUN["deps"])
         row(
             f"Dagster {at_once} steps at once, daily refresh (one new day)", f"{daily_total:8.2f} s"
         )
@@ -423,6 +474,14 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str) -> None:
     )
     for step, secs in sorted(daily_per.items(), key=lambda kv: -kv[1])[:10]:
         print(f"  {step:<55} {secs:7.3f} s  {secs / daily_sum:6.1%}")
+    steps_s = sum(d for _, _, d in daily_chain)
+    waits_s = sum(w for _, w, _ in daily_chain)
+    print(
+        f"longest chain of the daily refresh ({len(daily_chain)} steps: {steps_s:.2f} s in steps, "
+        f"{waits_s:.2f} s waiting for a free slot; wait, then step time):"
+    )
+    for step, wait, secs in daily_chain:
+        print(f"  {step:<55} +{wait:6.2f} s {secs:7.3f} s")
     print("by layer (Dagster full build | daily refresh):")
     for (layer, steps_n, full_s), (_, _, daily_s) in zip(
         by_layer(full_per, full_total), by_layer(daily_per, daily_total), strict=True

@@ -3,7 +3,7 @@ exactly one layer, and the layers are the ones a reader looks for."""
 
 from __future__ import annotations
 
-from benchmarks.bench_build import LAYERS, by_layer
+from benchmarks.bench_build import LAYERS, by_layer, longest_chain
 from retailmart_dagster.assets.sql_assets import SOURCE_PREFIX, load_sql_objects
 from retailmart_dagster.definitions import build_definitions
 
@@ -35,3 +35,17 @@ def test_every_step_of_the_main_job_has_one_layer() -> None:
     assert counts[LAYERS[5]] == len(exports) + functions
     kpi_groups = {"sales", "customers", "products", "stores", "operations", "marketing"}
     assert counts[LAYERS[3]] == sum(1 for o in objects if o.group in kpi_groups)
+
+
+def test_longest_chain_follows_the_dependency_that_finished_last() -> None:
+    # a -> c, b -> c, c -> d; e alone finishes before d. b finished after a, so c waited for b.
+    spans = {
+        "a": (0.0, 1.0),
+        "b": (0.0, 2.0),
+        "c": (2.5, 4.0),
+        "e": (1.0, 3.0),
+        "d": (4.0, 6.0),
+    }
+    deps = {"a": set(), "b": set(), "c": {"a", "b"}, "d": {"c"}, "e": set()}
+    assert longest_chain(spans, deps) == [("b", 0.0, 2.0), ("c", 0.5, 1.5), ("d", 0.0, 2.0)]
+    assert longest_chain({}, deps) == []
