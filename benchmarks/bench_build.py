@@ -41,6 +41,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import psycopg
@@ -186,8 +187,23 @@ def make_instance(kind: str, server: EmbeddedPostgres, tag: str):  # noqa: ANN20
     return DagsterInstance.from_config(str(home))
 
 
-def dagster_build(url: str, out_dir: Path, instance, clock: dt.date, at_once: int | None = None):  # noqa: ANN001, ANN201
-    """The main job through Dagster, at_once steps at a time (default runtime.max_concurrent_steps)."""
+class DagsterRun(NamedTuple):
+    total: float  # the run, seconds
+    per: dict[str, float]  # step -> step time
+    spans: dict[str, tuple[float, float]]  # step -> (start, end) timestamps
+    deps: dict[str, set[str]]  # step -> the steps it waits for (only when asked: with_deps)
+
+
+def dagster_build(
+    url: str,
+    out_dir: Path,
+    instance,  # noqa: ANN001
+    clock: dt.date,
+    at_once: int | None = None,
+    with_deps: bool = False,
+) -> DagsterRun:
+    """The main job through Dagster, at_once steps at a time (default runtime.max_concurrent_steps);
+    with_deps: also the steps' dependencies (for longest_chain)."""
     from retailmart_dagster.definitions import FULL_REFRESH_JOB, build_definitions
     from retailmart_dagster.executor import run_job
 
@@ -214,12 +230,7 @@ def dagster_build(url: str, out_dir: Path, instance, clock: dt.date, at_once: in
         elif dagster_event.event_type_value == "STEP_SUCCESS":
             spans[event.step_key] = (starts.get(event.step_key, event.timestamp), event.timestamp)
     per = {step: end - start for step, (start, end) in spans.items()}
-    LAST_RUN.update(spans=spans, deps=step_dependencies(job))
-    return total, per
-
-
-# The step spans and step dependencies of the latest dagster_build (for longest_chain).
-LAST_RUN: dict[str, dict] = {}
+    return DagsterRun(total, per, spans, step_dependencies(job) if with_deps else {})
 
 
 def step_dependencies(job) -> dict[str, set[str]]:  # noqa: ANN001 - a Dagster JobDefinition
@@ -398,9 +409,9 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str) -> None:
 
         instance = make_instance(instance_kind, server, tag)
         out = Path(tmp) / "dagster"
-        serial_total, _ = dagster_build(url, out, instance, END_DATE, at_once=1)
+        serial_total = dagster_build(url, out, instance, END_DATE, at_once=1).total
         row(f"Dagster 1 step at a time, full build ({instance_kind})", f"{serial_total:8.2f} s")
-        refresh_total, refresh_per = dagster_build(url, out, instance, END_DATE, at_once=1)
+        refresh_total, refresh_per, _, _ = dagster_build(url, out, instance, END_DATE, at_once=1)
         row("Dagster 1 step at a time, refresh (same data)", f"{refresh_total:8.2f} s")
         steps = len(refresh_per)
         over = _overheads(refresh_per, direct_per)
@@ -422,9 +433,9 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str) -> None:
         )
         _drop_analytics(url)
         at_once = default_max_concurrent()
-        full_total, full_per = dagster_build(url, out, instance, END_DATE)
+        full_total, full_per, _, _ = dagster_build(url, out, instance, END_DATE)
         row(f"Dagster {at_once} steps at once, full build", f"{full_total:8.2f} s")
-        again_total, _ = dagster_build(url, out, instance, END_DATE)
+        again_total = dagster_build(url, out, instance, END_DATE).total
         row(f"Dagster {at_once} steps at once, refresh (same data)", f"{again_total:8.2f} s")
         row("full build / minimum pass", f"{full_total / max(minimum, 1e-9):8.1f} x")
         size = sum(p.stat().st_size for p in out.rglob("*.json"))
@@ -437,15 +448,16 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str) -> None:
             f"append {appended.day}",
             f"{time.perf_counter() - t0:8.2f} s ({appended.orders} orders, {appended.lines} lines)",
         )
-        daily_total, daily_per = dagster_build(url, out, instance, appended.day)
-        daily_chain = longest_chain(LAST_RUN["spans"], LAST_RUN["deps"])
+        daily = dagster_build(url, out, instance, appended.day, with_deps=True)
+        daily_total, daily_per = daily.total, daily.per
+        daily_chain = longest_chain(daily.spans, daily.deps)
         row(
             f"Dagster {at_once} steps at once, daily refresh (one new day)", f"{daily_total:8.2f} s"
         )
         with psycopg.connect(url, autocommit=True) as conn:
             after_refresh = kpi_snapshot(conn)
         _drop_analytics(url)
-        rebuild_total, _ = dagster_build(url, Path(tmp) / "rebuild", instance, appended.day)
+        rebuild_total = dagster_build(url, Path(tmp) / "rebuild", instance, appended.day).total
         row(f"Dagster {at_once} steps at once, full build (same data)", f"{rebuild_total:8.2f} s")
         row("daily refresh / full build", f"{daily_total / rebuild_total:8.1%}")
         with psycopg.connect(url, autocommit=True) as conn:
