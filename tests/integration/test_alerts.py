@@ -783,6 +783,43 @@ def test_alerts_json(alerts_db: AlertsDb) -> None:
     assert any(t["total"] > per_type for t in payload["byType"].values()), "bound not exercised"
     rank = {"critical": 0, "warning": 1, "info": 2}
     assert [rank[r["severity"]] for r in rows] == sorted(rank[r["severity"]] for r in rows)
+    # Which alerts are listed, and in which order, recomputed here from the open history: per type
+    # the first per_type by severity, urgency (highest first, none last), newest, key; all listed
+    # by severity, type (in the documented order), urgency, key.
+    with psycopg.connect(alerts_db.url) as conn:
+        history = conn.execute(
+            "SELECT alert_id, alert_type, alert_key, severity, urgency::float8, first_seen_at"
+            " FROM analytics.alert_history WHERE state = 'open'"
+        ).fetchall()
+    by_type: dict[str, list] = {}
+    for row in history:
+        by_type.setdefault(row[1], []).append(row)
+    chosen = []
+    for open_of_type in by_type.values():
+        open_of_type.sort(key=lambda r: (r[2],))
+        open_of_type.sort(key=lambda r: r[5], reverse=True)
+        open_of_type.sort(key=lambda r: (rank[r[3]], r[4] is None, -(r[4] or 0.0)))
+        chosen += open_of_type[:per_type]
+    documented = (
+        "revenue_anomaly",
+        "critical_inventory",
+        "shipment_delay",
+        "high_value_churn",
+        "elevated_return_rate",
+        "payment_concentration",
+    )
+    type_order = {t: i for i, t in enumerate(documented)}
+    chosen.sort(
+        key=lambda r: (
+            rank[r[3]],
+            type_order.get(r[1], 99),
+            r[4] is None,
+            -(r[4] or 0.0),
+            r[2],
+            r[1],
+        )
+    )
+    assert [r["alertId"] for r in rows] == [r[0] for r in chosen]
     for row in rows:
         assert row["firstSeen"] == row["lastSeen"] == END_DATE.isoformat()  # data dates
         dt.datetime.strptime(row["openedAt"], "%Y-%m-%dT%H:%M:%SZ")

@@ -32,29 +32,38 @@ types (alert_type, type_order) AS (
         ('elevated_return_rate', 5),
         ('payment_concentration', 6)
 ),
-open_alerts AS (
+-- The open alerts with only what the counts and the order within a type need (narrow rows); the
+-- listed rows' texts and values are read by alert_id afterwards.
+open_alerts AS MATERIALIZED (
     SELECT
-        h.*,
+        h.alert_id,
+        h.alert_type,
+        h.alert_key,
+        h.severity,
         CASE h.severity WHEN 'critical' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END AS severity_order,
-        coalesce(t.type_order, 99) AS type_order
+        h.urgency,
+        h.first_seen_at
     FROM analytics.alert_history AS h
-    LEFT JOIN types AS t ON t.alert_type = h.alert_type
     WHERE h.state = 'open'
 ),
-ranked AS (
-    SELECT
-        o.*,
-        row_number() OVER (
-            PARTITION BY o.alert_type
-            ORDER BY o.severity_order, o.urgency DESC NULLS LAST, o.first_seen_at DESC, o.alert_key
-        ) AS type_rank
-    FROM open_alerts AS o
-),
+-- The first rows_per_type open alerts of each type present, by a bounded (top-N) sort per type
+-- instead of numbering every open alert: 0.48 -> 0.13 s with 84 k open alerts (scale 10).
 listed AS (
-    SELECT r.*
-    FROM ranked AS r
+    SELECT
+        h.*,
+        r.severity_order,
+        coalesce(t.type_order, 99) AS type_order
+    FROM (SELECT DISTINCT o.alert_type FROM open_alerts AS o) AS present
     CROSS JOIN params AS p
-    WHERE r.type_rank <= p.rows_per_type
+    CROSS JOIN LATERAL (
+        SELECT o.alert_id, o.severity_order
+        FROM open_alerts AS o
+        WHERE o.alert_type = present.alert_type
+        ORDER BY o.severity_order, o.urgency DESC NULLS LAST, o.first_seen_at DESC, o.alert_key
+        LIMIT greatest(p.rows_per_type, 0)
+    ) AS r
+    JOIN analytics.alert_history AS h ON h.alert_id = r.alert_id
+    LEFT JOIN types AS t ON t.alert_type = h.alert_type
 ),
 by_type AS (
     SELECT
