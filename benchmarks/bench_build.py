@@ -22,7 +22,10 @@ per scale (dropped afterwards unless --keep). For each scale, in this order:
 With steps at once, step times overlap: the "slowest steps" and "by layer" lists are step times
 (each includes waiting for the cores the other running step uses), their sum exceeds the run. The
 "longest chain" of the daily refresh is what decided when it ended: from its last step back through
-the dependency each step waited for longest, with the time each step waited for a free slot.
+the dependency each step waited for longest, with the time each step waited for a free slot. The
+daily refresh's sum of step times over the steps at once is how long it would take with no slot ever
+idle; the CPU time of this Python process during it is what Dagster and the executor take from the
+cores the server shares with them.
 
 Prints one table per scale; measures, never asserts. Peak memory: the server's processes (sum of
 proportional set sizes, sampled every 0.2 s) and this Python process (ru_maxrss).
@@ -192,6 +195,7 @@ class DagsterRun(NamedTuple):
     per: dict[str, float]  # step -> step time
     spans: dict[str, tuple[float, float]]  # step -> (start, end) timestamps
     deps: dict[str, set[str]]  # step -> the steps it waits for (only when asked: with_deps)
+    cpu: float  # CPU seconds of this Python process (Dagster and the executor) during the run
 
 
 def dagster_build(
@@ -211,11 +215,11 @@ def dagster_build(
         database_url=url, dashboard_dir=str(out_dir), quality_clock=clock.isoformat()
     )
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = run_job(
         job, instance=instance, raise_on_error=False, run_config=QUIET, max_concurrent=at_once
     )
-    total = time.perf_counter() - started
+    total, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if not result.success:
         failures = [e.step_key for e in result.all_events if e.is_step_failure]
         raise SystemExit(f"Dagster build failed: {failures}")
@@ -230,7 +234,16 @@ def dagster_build(
         elif dagster_event.event_type_value == "STEP_SUCCESS":
             spans[event.step_key] = (starts.get(event.step_key, event.timestamp), event.timestamp)
     per = {step: end - start for step, (start, end) in spans.items()}
-    return DagsterRun(total, per, spans, step_dependencies(job) if with_deps else {})
+    return DagsterRun(total, per, spans, step_dependencies(job) if with_deps else {}, cpu)
+
+
+def throughput_bound(per: dict[str, float], at_once: int) -> str:
+    """The sum of a run's step times, and that sum over the number of steps run at once: how long
+    the run would take with every slot busy all the time (step times as measured, slowed by the
+    steps beside them). A run far above it waits on its longest chain; one close to it can only
+    get faster with less work."""
+    total = sum(per.values())
+    return f"{total:8.2f} s (/ {at_once} at once: {total / max(at_once, 1):.2f} s)"
 
 
 def step_dependencies(job) -> dict[str, set[str]]:  # noqa: ANN001 - a Dagster JobDefinition
@@ -411,7 +424,8 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str) -> None:
         out = Path(tmp) / "dagster"
         serial_total = dagster_build(url, out, instance, END_DATE, at_once=1).total
         row(f"Dagster 1 step at a time, full build ({instance_kind})", f"{serial_total:8.2f} s")
-        refresh_total, refresh_per, _, _ = dagster_build(url, out, instance, END_DATE, at_once=1)
+        refresh = dagster_build(url, out, instance, END_DATE, at_once=1)
+        refresh_total, refresh_per = refresh.total, refresh.per
         row("Dagster 1 step at a time, refresh (same data)", f"{refresh_total:8.2f} s")
         steps = len(refresh_per)
         over = _overheads(refresh_per, direct_per)
@@ -433,7 +447,8 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str) -> None:
         )
         _drop_analytics(url)
         at_once = default_max_concurrent()
-        full_total, full_per, _, _ = dagster_build(url, out, instance, END_DATE)
+        full = dagster_build(url, out, instance, END_DATE)
+        full_total, full_per = full.total, full.per
         row(f"Dagster {at_once} steps at once, full build", f"{full_total:8.2f} s")
         again_total = dagster_build(url, out, instance, END_DATE).total
         row(f"Dagster {at_once} steps at once, refresh (same data)", f"{again_total:8.2f} s")
@@ -454,6 +469,8 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str) -> None:
         row(
             f"Dagster {at_once} steps at once, daily refresh (one new day)", f"{daily_total:8.2f} s"
         )
+        row("daily refresh: sum of step times", throughput_bound(daily_per, at_once))
+        row("daily refresh: CPU of this Python process", f"{daily.cpu:8.2f} s")
         with psycopg.connect(url, autocommit=True) as conn:
             after_refresh = kpi_snapshot(conn)
         _drop_analytics(url)

@@ -3,7 +3,7 @@ exactly one layer, and the layers are the ones a reader looks for."""
 
 from __future__ import annotations
 
-from benchmarks.bench_build import LAYERS, by_layer, longest_chain
+from benchmarks.bench_build import LAYERS, by_layer, longest_chain, throughput_bound
 from retailmart_dagster.assets.sql_assets import SOURCE_PREFIX, load_sql_objects
 from retailmart_dagster.definitions import build_definitions
 
@@ -49,3 +49,8 @@ def test_longest_chain_follows_the_dependency_that_finished_last() -> None:
     deps = {"a": set(), "b": set(), "c": {"a", "b"}, "d": {"c"}, "e": set()}
     assert longest_chain(spans, deps) == [("b", 0.0, 2.0), ("c", 0.5, 1.5), ("d", 0.0, 2.0)]
     assert longest_chain({}, deps) == []
+
+
+def test_throughput_bound_is_the_sum_of_step_times_over_the_slots() -> None:
+    assert throughput_bound({"a": 1.5, "b": 2.5, "c": 4.0}, 2) == "    8.00 s (/ 2 at once: 4.00 s)"
+    assert throughput_bound({"a": 3.0}, 1) == "    3.00 s (/ 1 at once: 3.00 s)"
