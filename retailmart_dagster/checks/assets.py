@@ -82,7 +82,12 @@ EVALUATION_KEY = AssetKey([ANALYTICS_SCHEMA, "data_quality_evaluation"])
 GATE_KEY = AssetKey([ANALYTICS_SCHEMA, "data_quality_gate"])
 DATA_QUALITY_JOB = "data_quality_job"
 QUALITY_EXPORT = "fn_export_quality"
-RESULT_TABLES = ("data_quality_issues", "data_quality_results", "data_quality_segments")
+RESULT_TABLES = (
+    "data_quality_fingerprints",
+    "data_quality_issues",
+    "data_quality_results",
+    "data_quality_segments",
+)
 QUALITY_CLOCK_ENV = "RETAILMART_QUALITY_CLOCK"
 
 
@@ -296,7 +301,9 @@ def evaluate_and_record(
     result = evaluate_incremental(
         conn, checks, clock, code_version, extra_tables=freshness_tables()
     )
-    record_outcomes(conn, result.outcomes, run_id, result.parts, [c.name for c in checks])
+    record_outcomes(
+        conn, result.outcomes, run_id, result.parts, [c.name for c in checks], result.tables
+    )
     return result
 
 
@@ -442,7 +449,9 @@ def build_asset_checks(
         selected = [c for k, c in by_key.items() if k in context.selected_asset_check_keys]
         with postgres.connection() as conn:
             result = evaluate_incremental(conn, selected, quality_clock.now(), code_version)
-            record_outcomes(conn, result.outcomes, context.run.run_id, result.parts, known)
+            record_outcomes(
+                conn, result.outcomes, context.run.run_id, result.parts, known, result.tables
+            )
         context.log.info(
             f"{len(result.fresh_parts)} of {len(result.parts)} parts run, the others reused"
         )

@@ -11,18 +11,21 @@ Only the checks of this evaluation are touched: running a subset never resolves 
 
 - ``analytics.data_quality_segments``: the parts an incremental evaluation ran (``checks/segments.py``),
   with their input keys, written in the same transaction as the results they gave.
+- ``analytics.data_quality_fingerprints``: the content fingerprint of each table the evaluation read,
+  with its row versions' fingerprint (``segments.table_state``), in the same transaction.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
 
+from retailmart_dagster.assets.sql_parse import Ref
 from retailmart_dagster.checks.evaluate import CheckOutcome, GateEntry
-from retailmart_dagster.checks.segments import Part
+from retailmart_dagster.checks.segments import Part, TableState
 
 LOCK_KEY = "retailmart:data_quality"
 
@@ -81,6 +84,23 @@ DELETE FROM analytics.data_quality_segments AS s
     OR (%(known)s::text[] IS NOT NULL AND s.check_name <> ALL(%(known)s::text[]))
 """
 
+STORE_FINGERPRINT = """
+INSERT INTO analytics.data_quality_fingerprints AS f
+       (table_name, segment, boundary, columns_key, version_rows, version_sum, content_rows,
+        content_sum, run_id, evaluated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+ON CONFLICT (table_name) DO UPDATE
+   SET segment = EXCLUDED.segment,
+       boundary = EXCLUDED.boundary,
+       columns_key = EXCLUDED.columns_key,
+       version_rows = EXCLUDED.version_rows,
+       version_sum = EXCLUDED.version_sum,
+       content_rows = EXCLUDED.content_rows,
+       content_sum = EXCLUDED.content_sum,
+       run_id = EXCLUDED.run_id,
+       evaluated_at = EXCLUDED.evaluated_at
+"""
+
 LATEST_RESULTS = """
 SELECT DISTINCT ON (r.check_name)
        r.check_name, r.dimension, r.severity, r.table_name, r.passed, r.affected_count, r.sample_keys
@@ -96,11 +116,13 @@ def record_outcomes(
     run_id: str | None,
     parts: Sequence[Part] | None = None,
     known_checks: Sequence[str] | None = None,
+    tables: Mapping[Ref, TableState] | None = None,
 ) -> None:
     """Write one evaluation (results, open and resolved issues) in one transaction; with ``parts``
     (an incremental evaluation, ``segments.evaluate_incremental``, of every check or of a subset)
     also store the parts it ran and drop the stored parts its checks no longer have, and those of
-    checks not in ``known_checks`` (every registered check; None: keep them)."""
+    checks not in ``known_checks`` (every registered check; None: keep them); with ``tables``
+    (the evaluation's) keep each table's fingerprints for the next one."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
         reference_row = conn.execute("SELECT analytics.fn_reference_date()").fetchone()
@@ -146,6 +168,24 @@ def record_outcomes(
             cur.execute(RESOLVE_ISSUES, ([o.check.name for o in outcomes if o.passed],))
             if parts is not None:
                 store_parts(cur, parts, run_id, known_checks)
+            if tables:
+                cur.executemany(
+                    STORE_FINGERPRINT,
+                    [
+                        (
+                            f"{ref[0]}.{ref[1]}",
+                            t.segment,
+                            t.boundary,
+                            t.columns_key,
+                            t.versions[0],
+                            t.versions[1],
+                            t.content[0],
+                            t.content[1],
+                            run_id,
+                        )
+                        for ref, t in sorted(tables.items())
+                    ],
+                )
 
 
 def store_parts(

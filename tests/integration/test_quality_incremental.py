@@ -130,7 +130,7 @@ def _evaluate(
         result = evaluate_incremental(
             conn, checks, CLOCK, "code", split=split, connections=connections
         )
-        record_outcomes(conn, result.outcomes, "test", result.parts, known)
+        record_outcomes(conn, result.outcomes, "test", result.parts, known, result.tables)
         full = evaluate_checks(conn, checks, CLOCK)
     assert [_same(o) for o in result.outcomes] == [_same(o) for o in full]
     return result, full
