@@ -164,6 +164,19 @@ def test_incremental_load_reloads_changed_days_only_and_equals_full_build(new_da
         # recorded fingerprints without hashing their orders again: a recorded one tampered with
         # here is trusted (its day is not reloaded); the edits below make the next load hash every
         # day, and the tampered day is reloaded with them.
+        # Likewise the older lines' hash sum (the record's last field) while their versions are
+        # the recorded ones: tampered with, it is kept (and, differing from the loaded orders' line
+        # hashes, makes the load compare every order's lines, which finds no day to reload).
+        older_lines = conn.execute(
+            "SELECT split_part(fingerprint, '/', 9)::numeric FROM analytics.fact_partitions"
+            " WHERE fact_name = 'fact_orders:source'"
+        ).fetchone()[0]
+        with conn.transaction():
+            conn.execute(
+                "UPDATE analytics.fact_partitions SET fingerprint = regexp_replace(fingerprint,"
+                " '[^/]*$', %s) WHERE fact_name = 'fact_orders:source'",
+                (str(older_lines + 7),),
+            )
         tampered = END - dt.timedelta(days=60)
         with conn.transaction():
             assert (
@@ -180,8 +193,13 @@ def test_incremental_load_reloads_changed_days_only_and_equals_full_build(new_da
         assert _build(conn, {"fact_orders"})["fact_orders"] == "incremental_load"
         conn.commit()
         assert _reloaded_days(conn, t0) == {last - dt.timedelta(days=i) for i in range(reload_days)}
+        kept = _whole_record(conn, "fact_orders")[0].split("/")
+        assert kept[:8] == _whole_orders_now(conn)[0].split("/")[:8]
+        assert Decimal(kept[8]) == older_lines + 7
+        assert_same_facts(actual_fact_orders(conn), expected_fact_orders(conn))
 
-        # A new day, and edits to old days: a status change, a new return, a deleted order.
+        # A new day, and edits to old days: a status change, a new return, a deleted order (the
+        # deleted lines make the next load hash the older lines again: the record is the source's).
         appended = append_day(conn, seed=11)
         with conn.transaction():
             old = conn.execute(
@@ -949,13 +967,23 @@ def _whole_now(conn: psycopg.Connection, table: str, seed: int) -> tuple:
 
 
 def _whole_orders_now(conn: psycopg.Connection) -> tuple:
-    """fact_orders' record: the orders' and the returns' counts and hash sums, from the source now."""
+    """fact_orders' record: the orders' and the returns' counts and hash sums, then its line
+    boundary (as recorded) with the count, version sum and hash sum of the lines below it, from the
+    source now."""
+    boundary = conn.execute(
+        "SELECT split_part(fingerprint, '/', 5)::int FROM analytics.fact_partitions"
+        " WHERE fact_name = 'fact_orders:source'"
+    ).fetchone()[0]
     return conn.execute(
-        "SELECT concat_ws('/', o.n, o.h, r.n, r.h), o.n FROM"
+        "SELECT concat_ws('/', o.n, o.h, r.n, r.h, %(b)s, l.n, l.v, l.n, l.h), o.n FROM"
         " (SELECT count(*) AS n, coalesce(sum(hashint8extended(hash_record_extended(t, 0), 0)), 0)"
         " AS h FROM sales.orders AS t) AS o,"
         " (SELECT count(*) AS n, coalesce(sum(hashint8extended(hash_record_extended(t, 1), 1)), 0)"
-        " AS h FROM sales.returns AS t) AS r"
+        " AS h FROM sales.returns AS t) AS r,"
+        " (SELECT count(*) AS n, coalesce(sum(hashint4(hash_record(i))), 0) AS h,"
+        "  coalesce(sum(hashint8((age(i.xmin)::int8 - age('3'::xid)::int8) & 4294967295)), 0) AS v"
+        "  FROM sales.order_items AS i WHERE i.order_id < %(b)s) AS l",
+        {"b": boundary},
     ).fetchone()
 
 
