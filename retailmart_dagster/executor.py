@@ -12,8 +12,9 @@ two runs): a full build 68.1-71.6 s two at a time against 106.9-112.3 s one at a
 the same data 21.1-23.0 s against 34.5-36.8 s.
 
 The scheduling is Dagster's own (``ActiveExecution``: dependencies, retries, skips after a
-failure, interrupts); what runs in a thread is Dagster's own step execution
-(``dagster_event_sequence_for_step``). Events are yielded, and handed to ``ActiveExecution``, by
+failure, interrupts), in one order of its own: of the ready steps, those with the longest path of
+steps after them start first (:func:`longest_path_first`). What runs in a thread is Dagster's own
+step execution (``dagster_event_sequence_for_step``). Events are yielded, and handed to ``ActiveExecution``, by
 the run's thread only, in the order they arrive.
 
 A step tagged ``retailmart/run_alone`` (the setup scripts: they grant and revoke on every object of
@@ -35,7 +36,7 @@ import os
 import queue
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -75,6 +76,7 @@ from dagster._core.execution.step_dependency_config import StepDependencyConfig
 from dagster._core.executor.base import Executor
 from dagster._core.executor.in_process import inprocess_execution_iterator
 from dagster._core.instance import DagsterInstance
+from dagster._core.storage.tags import PRIORITY_TAG
 
 from retailmart_dagster.config import config_value
 
@@ -105,6 +107,35 @@ _DONE = object()
 
 def _runs_alone(step: ExecutionStep) -> bool:
     return str(step.tags.get(RUN_ALONE_TAG, "")).lower() == "true"
+
+
+def longest_path_first(execution_plan: ExecutionPlan) -> Callable[[ExecutionStep], float]:
+    """Sort key for ``ActiveExecution``: of the steps ready to run, those with more steps after them
+    (the longest path of dependent steps to the end of the plan, this step included) go first;
+    Dagster's priority tag (``dagster/priority``) still comes before that.
+
+    Dagster's default order (priority tag, then plan order) let a short branch take a slot while
+    a step of the longest chain waited: in the scale-10 daily refresh the customer chain (lifetime
+    value, RFM, churn, the alerts) spent 4.9 s waiting for a free slot (benchmark, stop 19). In
+    this order it waits 0-0.4 s; five interleaved pairs of daily refreshes at scale 10 took
+    17.7-23.2 s (median 18.7) against 19.7-23.3 s (median 20.2), never slower."""
+    steps = execution_plan.get_steps_to_execute_in_topo_order()
+    keys = {step.key for step in steps}
+    after: dict[str, int] = {}
+    children: dict[str, list[str]] = {key: [] for key in keys}
+    for step in steps:
+        for parent in step.get_execution_dependency_keys():
+            if parent in children:
+                children[parent].append(step.key)
+    for step in reversed(steps):
+        after[step.key] = 1 + max((after[c] for c in children[step.key]), default=0)
+    longest = max(after.values(), default=0) + 1
+
+    def key(step: ExecutionStep) -> float:
+        priority = int(step.tags.get(PRIORITY_TAG, 0))
+        return -(priority * longest + after.get(step.key, 0))
+
+    return key
 
 
 def _step_worker(context: StepExecutionContext, out: queue.Queue) -> None:
@@ -234,6 +265,7 @@ def threaded_execution_iterator(
     with InstanceConcurrencyContext(job_context.instance, job_context.dagster_run) as concurrency:
         with execution_plan.start(
             retry_mode=job_context.retry_mode,
+            sort_key_fn=longest_path_first(execution_plan),
             instance_concurrency_context=concurrency,
             step_dependency_config=job_context.step_dependency_config,
         ) as active:

@@ -132,6 +132,28 @@ def test_run_alone_steps_never_overlap_another_step() -> None:
     assert any(rec.overlap(x, y) for x in names for y in names if x < y)
 
 
+def test_the_longest_chain_of_ready_steps_starts_first() -> None:
+    """Of the ready steps, the one with the longest path of steps after it takes a slot first,
+    whatever the plan order (the short ones come first by name)."""
+    rec = Recorder()
+    pause = lambda: time.sleep(0.05)  # noqa: E731
+    shorts = ["a_short1", "a_short2", "a_short3"]
+    chain = ["z_chain1", "z_chain2", "z_chain3"]
+    job = _job(
+        [
+            *(_asset(n, rec, body=pause) for n in shorts),
+            *(
+                _asset(n, rec, deps=[chain[i - 1]] if i else None, body=pause)
+                for i, n in enumerate(chain)
+            ),
+        ]
+    )
+    result = run_job(job, max_concurrent=2)
+    assert result.success
+    first = rec.spans["z_chain1"][0]
+    assert sum(rec.spans[s][0] > first for s in shorts) >= 2  # one short step beside it at most
+
+
 def test_a_failure_skips_its_downstream_only() -> None:
     rec = Recorder()
 
