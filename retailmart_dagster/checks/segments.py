@@ -217,7 +217,8 @@ def table_state(
     the table (or of its older part: whole less recent, read the same way) costs less than half of
     the content's (order lines at scale 10, one process: 0.40-0.43 s against 0.89-0.96 s), and when
     it, the boundary and the columns are those of ``known``, the content is ``known``'s; split, only
-    the recent rows' content is hashed (along the index). Exact: every insert, update or delete
+    the recent rows' content is hashed (along the index). Without a ``known`` that could apply (a
+    first evaluation, other columns or boundary), content and versions are read in one pass. Exact: every insert, update or delete
     adds or removes a row version, whose xmin is a transaction no earlier snapshot saw committed, so
     the versions' print changes (barring a 32-bit collision of the sum, as for the content, or an
     xmin equal modulo 2^32 to the one it replaces, 4 billion transactions later); an ADD or DROP
@@ -250,50 +251,65 @@ def table_state(
     kept_boundary = int(boundary) if split and boundary is not None else None
 
     def sums(
-        row_hash: sql.Composable, wheres: Sequence[sql.Composable | None], base: bool
-    ) -> list[Print]:
+        hashes: Sequence[sql.Composable], wheres: Sequence[sql.Composable | None], base: bool
+    ) -> list[list[Print]]:
+        """Per where clause (None: every row), (rows, hash sum) of each hash, in one pass."""
         out = []
         for where in wheres:
-            query = sql.SQL("SELECT count(*), coalesce(sum({h}), 0) FROM {t} AS t{b}").format(
-                h=row_hash, t=table, b=VERSION_BASE if base else sql.SQL("")
+            query = sql.SQL("SELECT count(*), {sums} FROM {t} AS t{b}").format(
+                sums=sql.SQL(", ").join(sql.SQL("coalesce(sum({}), 0)").format(h) for h in hashes),
+                t=table,
+                b=VERSION_BASE if base else sql.SQL(""),
             )
             if where is not None:
                 query += sql.SQL(" WHERE ") + where
             row = conn.execute(query).fetchone()
-            out.append((int(row[0]), int(row[1])) if row else (0, 0))
+            count = int(row[0]) if row else 0
+            out.append([(count, int(row[i + 1]) if row else 0) for i in range(len(hashes))])
         return out
 
-    def content(wheres: Sequence[sql.Composable | None]) -> list[Print]:
+    def content(wheres: Sequence[sql.Composable | None], versions: bool) -> list[list[Print]]:
+        """The content prints (and with versions, the versions' ones in the same pass)."""
+        extra = [VERSION_HASH] if versions else []
         try:
-            with (
-                conn.transaction()
-            ):  # a savepoint: a failed attempt leaves the caller's transaction
-                return sums(sql.SQL("hashint4(hash_record({}))").format(row_value), wheres, False)
+            with conn.transaction():  # a savepoint: a failed attempt leaves the transaction as is
+                row_hash = sql.SQL("hashint4(hash_record({}))").format(row_value)
+                return sums([row_hash, *extra], wheres, versions)
         except psycopg.errors.UndefinedFunction:  # a column type without a hash function
-            return sums(sql.SQL("hashtext(t::text)::bigint"), wheres, False)
+            return sums([sql.SQL("hashtext(t::text)::bigint"), *extra], wheres, versions)
 
+    wheres = [None, recent] if split else [None]
+    reusable = (
+        versioned
+        and known is not None
+        and (known.segment, known.boundary, known.columns_key)
+        == (segment, kept_boundary, columns_key)
+    )
     try:
         versions: Print | None = None
-        if versioned:
-            found = sums(VERSION_HASH, [None, recent] if split else [None], True)
+        out: dict[str, Print] | None = None
+        if reusable and known is not None:
+            found = [parts[0] for parts in sums([VERSION_HASH], wheres, True)]
             versions = _less(found[0], found[1]) if split else found[0]
-        if (
-            versions is not None
-            and known is not None
-            and (known.segment, known.boundary, known.columns_key, known.versions)
-            == (segment, kept_boundary, columns_key, versions)
-        ):
+            if versions == known.versions:
+                if split:
+                    fresh = content([recent], False)[0][0]
+                    out = {ALL: _add(known.content, fresh), OLDER: known.content, RECENT: fresh}
+                else:
+                    out = {ALL: known.content}
+        if out is None:
+            # Nothing kept that could apply (or the versions changed): the content, and the
+            # versions too when not read yet, in one pass (a first evaluation reads each table
+            # once, as before versions were kept).
+            both = versioned and versions is None
+            found_both = content(wheres, both)
+            out = {ALL: found_both[0][0]}
             if split:
-                fresh = content([recent])[0]
-                out = {ALL: _add(known.content, fresh), OLDER: known.content, RECENT: fresh}
-            else:
-                out = {ALL: known.content}
-        else:
-            found = content([None, recent] if split else [None])
-            out = {ALL: found[0]}
-            if split:
-                out[RECENT] = found[1]
-                out[OLDER] = _less(found[0], found[1])
+                out[RECENT] = found_both[1][0]
+                out[OLDER] = _less(found_both[0][0], found_both[1][0])
+            if both:
+                all_versions = found_both[0][1]
+                versions = _less(all_versions, found_both[1][1]) if split else all_versions
     except psycopg.errors.UndefinedColumn as exc:
         raise ConfigError(
             f"quality.split_tables: {ref[0]}.{ref[1]} has no column {column!r} (quality.split_column)"
