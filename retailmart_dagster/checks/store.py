@@ -168,7 +168,12 @@ def record_outcomes(
             cur.execute(RESOLVE_ISSUES, ([o.check.name for o in outcomes if o.passed],))
             if parts is not None:
                 store_parts(cur, parts, run_id, known_checks)
-            if tables:
+            # Only where setup created the table: a data_quality_job run right after an upgrade,
+            # before the setup assets ran, still records its results (nothing kept is only slower).
+            kept = cur.execute(
+                "SELECT to_regclass('analytics.data_quality_fingerprints') IS NOT NULL"
+            ).fetchone()
+            if tables and kept and kept[0]:
                 cur.executemany(
                     STORE_FINGERPRINT,
                     [

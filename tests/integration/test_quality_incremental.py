@@ -285,3 +285,29 @@ def test_the_evaluation_reuses_unchanged_parts_and_equals_a_full_one(new_databas
             r[0] for r in conn.execute("SELECT check_name FROM analytics.data_quality_segments")
         }
     assert names == set(BY_NAME)
+
+    # The content fingerprints it keeps (analytics.data_quality_fingerprints): one row per table it
+    # read, the split tables' for their older rows below its boundary, as the source has them.
+    with psycopg.connect(url) as conn:
+        rows = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT table_name, segment, boundary, content_rows, content_sum"
+                " FROM analytics.data_quality_fingerprints"
+            ).fetchall()
+        }
+        for ref in SPLIT.tables:
+            segment, boundary, count, total = rows[f"{ref[0]}.{ref[1]}"]
+            assert (segment, boundary) == (OLDER, everything.boundary)
+            assert (count, int(total)) == everything.prints[ref][OLDER]
+        assert {r[0] for r in rows.values()} == {ALL, OLDER}
+        # Without the table (setup not run since an upgrade), an evaluation still records.
+        conn.execute("DROP TABLE analytics.data_quality_fingerprints")
+    without, _ = _evaluate(url)
+    assert _run(without) == ALWAYS
+    with psycopg.connect(url) as conn:
+        for ref in SPLIT.tables:
+            assert source_fingerprint(conn, ref) == (
+                without.prints[ref][ALL][0],
+                fingerprint_text(without.prints[ref][ALL]),
+            )
