@@ -218,12 +218,15 @@ def table_state(
     the content's (order lines at scale 10, one process: 0.40-0.43 s against 0.89-0.96 s), and when
     it, the boundary and the columns are those of ``known``, the content is ``known``'s; split, only
     the recent rows' content is hashed (along the index). Without a ``known`` that could apply (a
-    first evaluation, other columns or boundary), content and versions are read in one pass. Exact: every insert, update or delete
-    adds or removes a row version, whose xmin is a transaction no earlier snapshot saw committed, so
-    the versions' print changes (barring a 32-bit collision of the sum, as for the content, or an
-    xmin equal modulo 2^32 to the one it replaces, 4 billion transactions later); an ADD or DROP
-    COLUMN that rewrites no row changes the columns. A row rewritten with the same values (or
-    edited and edited back) has new versions: its content is hashed again, and is the same."""
+    first evaluation, other columns or boundary), content and versions are read in one pass.
+
+    Exact: every insert, update or delete adds or removes a row version, whose xmin is a
+    transaction no earlier snapshot saw committed, so the versions' print changes (barring a 32-bit
+    collision of the sum, as for the content, or an xmin equal modulo 2^32 to the one it replaces,
+    4 billion transactions later); an ADD or DROP COLUMN that rewrites no row changes the columns.
+    A row rewritten with the same values (or edited and edited back) has new versions: its content
+    is hashed again, and is the same. Rows frozen before PostgreSQL 9.4 (xmin 2) have no stable
+    number: their table's versions differ every time, so its content is always hashed."""
     attributes = conn.execute(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), c.relkind"
         "  FROM pg_catalog.pg_attribute AS a JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid"
