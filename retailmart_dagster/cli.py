@@ -18,6 +18,7 @@ import functools
 import http.server
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -355,6 +356,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another --port"
         ) from None
     httpd.quiet = args.quiet  # type: ignore[attr-defined]
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM (a service manager, `docker stop`, `kill`) stops the server as Ctrl-C does, even when
+    # the parent started this process with SIGTERM ignored (a disposition that exec keeps).
+    signal.signal(signal.SIGTERM, stop)
     with httpd:
         print(f"Dashboard: http://127.0.0.1:{httpd.server_address[1]}/", flush=True)
         print(f"  serving {root} with data from {data_dir} (Ctrl-C to stop)", flush=True)

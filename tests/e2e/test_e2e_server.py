@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -97,3 +98,29 @@ def test_cli_dashboard_port_in_use_is_a_one_line_error(data_dir: Path):
     assert result.returncode != 0
     assert f"127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_dashboard_stops_on_sigterm_even_when_started_with_it_ignored(data_dir: Path):
+    """SIGTERM (a service manager, `docker stop`) stops the server like Ctrl-C, exit status 0, also
+    when the parent started it with SIGTERM ignored (exec keeps an ignored disposition: a CI run
+    started in the background had it so, and the server then outlived its test)."""
+    env = {**os.environ, "RETAILMART_DASHBOARD_DIR": str(data_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "retailmart_dagster.cli", "dashboard", "--port", "0", "--quiet"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),  # noqa: PLW1509
+    )
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("Dashboard: http://127.0.0.1:"), line
+        assert fetch(line.split(" ", 1)[1])[0] == 200
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
