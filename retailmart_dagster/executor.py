@@ -112,7 +112,10 @@ def _runs_alone(step: ExecutionStep) -> bool:
 def longest_path_first(execution_plan: ExecutionPlan) -> Callable[[ExecutionStep], float]:
     """Sort key for ``ActiveExecution``: of the steps ready to run, those with more steps after them
     (the longest path of dependent steps to the end of the plan, this step included) go first;
-    Dagster's priority tag (``dagster/priority``) still comes before that.
+    Dagster's priority tag (``dagster/priority``) still comes before that, and the steps that run
+    alone (the setup scripts) before the others of the same priority, as in plan order: otherwise
+    a step with a long path after it (the data-quality evaluation) started before the setup step
+    that creates the source tables' indexes, which then waited for it to end.
 
     Dagster's default order (priority tag, then plan order) let a short branch take a slot while
     a step of the longest chain waited: in the scale-10 daily refresh the customer chain (lifetime
@@ -133,7 +136,8 @@ def longest_path_first(execution_plan: ExecutionPlan) -> Callable[[ExecutionStep
 
     def key(step: ExecutionStep) -> float:
         priority = int(step.tags.get(PRIORITY_TAG, 0))
-        return -(priority * longest + after.get(step.key, 0))
+        alone = longest if _runs_alone(step) else 0
+        return -(priority * 2 * longest + alone + after.get(step.key, 0))
 
     return key
 

@@ -89,6 +89,7 @@ RESULT_TABLES = (
     "data_quality_segments",
 )
 QUALITY_CLOCK_ENV = "RETAILMART_QUALITY_CLOCK"
+SOURCE_INDEXES = "source_indexes"
 
 
 class QualityClockResource(ConfigurableResource):
@@ -142,7 +143,9 @@ def evaluation_dependencies(
     checks: Sequence[QualityCheck], objects: Sequence[SqlObject]
 ) -> set[AssetKey]:
     """What the evaluation reads and writes: the source tables of every check, the setup objects
-    the checks call (config readers, reference date) and the result tables."""
+    the checks call (config readers, reference date), the result tables, and the source tables'
+    indexes (``source_indexes``: without them a check such as accuracy_refund_over_paid reads every
+    order line once per return; at scale 10 it ran for more than 9 minutes)."""
     created = {ref: o for o in objects for ref in o.creates}
     names = {o.name for o in objects}
     keys: set[AssetKey] = {source_key(r) for c in checks for r in c.reads}
@@ -160,7 +163,7 @@ def evaluation_dependencies(
                     "KPIs and may only use setup objects"
                 )
             keys.add(analytics_key(obj.name))
-    for name in (*RESULT_TABLES, "fn_reference_date"):
+    for name in (*RESULT_TABLES, "fn_reference_date", SOURCE_INDEXES):
         if name in names:
             keys.add(analytics_key(name))
     return keys

@@ -186,6 +186,9 @@ def test_definitions_register_checks_gate_freshness_and_jobs() -> None:
         else:
             assert GATE_KEY not in dep_keys, obj.name
     assert {d.asset_key for d in specs[GATE_KEY].deps} == {EVALUATION_KEY}
+    # The evaluation waits for the source tables' indexes (its checks' joins use them).
+    evaluation_deps = {d.asset_key for d in specs[EVALUATION_KEY].deps}
+    assert AssetKey(["analytics", "source_indexes"]) in evaluation_deps
     # FreshnessPolicy (1.13: FreshnessPolicy.time_window) on the configured source tables only.
     tracked = {tuple(t.split(".")) for t in config_value("quality.freshness_tables")}
     days = config_value("quality.source_max_lag_days")

@@ -154,6 +154,22 @@ def test_the_longest_chain_of_ready_steps_starts_first() -> None:
     assert sum(rec.spans[s][0] > first for s in shorts) >= 2  # one short step beside it at most
 
 
+def test_a_ready_run_alone_step_starts_before_a_longer_chain() -> None:
+    """Setup steps (run alone) go first among the ready steps, as in plan order, whatever the
+    path after the others: the evaluation must not start before the source tables' indexes."""
+    rec = Recorder()
+    chain = ["a_chain1", "a_chain2", "a_chain3"]
+    job = _job(
+        [
+            _asset("z_setup", rec, alone=True),
+            *(_asset(n, rec, deps=[chain[i - 1]] if i else None) for i, n in enumerate(chain)),
+        ]
+    )
+    result = run_job(job, max_concurrent=2)
+    assert result.success
+    assert rec.spans["z_setup"][1] <= rec.spans["a_chain1"][0]
+
+
 def test_a_failure_skips_its_downstream_only() -> None:
     rec = Recorder()
 
