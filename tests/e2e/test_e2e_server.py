@@ -41,16 +41,21 @@ def data_dir(tmp_path: Path) -> Path:
     return data
 
 
-def test_cli_serves_dashboard_and_data_on_localhost(data_dir: Path):
-    env = {**os.environ, "RETAILMART_DASHBOARD_DIR": str(data_dir)}
-    proc = subprocess.Popen(
+def start_dashboard(data_dir: Path, **popen: object) -> subprocess.Popen:
+    """`retailmart dashboard --port 0 --quiet` serving data_dir, as a child process."""
+    return subprocess.Popen(  # noqa: S603 (our own command line)
         [sys.executable, "-m", "retailmart_dagster.cli", "dashboard", "--port", "0", "--quiet"],
         cwd=REPO,
-        env=env,
+        env={**os.environ, "RETAILMART_DASHBOARD_DIR": str(data_dir)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **popen,
     )
+
+
+def test_cli_serves_dashboard_and_data_on_localhost(data_dir: Path):
+    proc = start_dashboard(data_dir)
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("Dashboard: http://127.0.0.1:"), line
@@ -104,15 +109,9 @@ def test_cli_dashboard_stops_on_sigterm_even_when_started_with_it_ignored(data_d
     """SIGTERM (a service manager, `docker stop`) stops the server like Ctrl-C, exit status 0, also
     when the parent started it with SIGTERM ignored (exec keeps an ignored disposition: a CI run
     started in the background had it so, and the server then outlived its test)."""
-    env = {**os.environ, "RETAILMART_DASHBOARD_DIR": str(data_dir)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "retailmart_dagster.cli", "dashboard", "--port", "0", "--quiet"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),  # noqa: PLW1509
+    proc = start_dashboard(
+        data_dir,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
     )
     try:
         line = proc.stdout.readline().strip()
