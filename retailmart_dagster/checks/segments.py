@@ -368,6 +368,12 @@ class _Context:
     tables: Mapping[Ref, TableState] = dataclasses.field(default_factory=dict)
 
 
+def has_table(conn: psycopg.Connection, name: str) -> bool:
+    """Whether analytics.<name> exists (setup may not have created it yet)."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"analytics.{name}",)).fetchone()
+    return bool(row and row[0])
+
+
 def _read_context(conn: psycopg.Connection) -> _Context:
     config_row = conn.execute(
         "SELECT md5(coalesce(string_agg(c.key || '=' || c.value::text, ';' ORDER BY c.key), ''))"
@@ -376,10 +382,7 @@ def _read_context(conn: psycopg.Connection) -> _Context:
     reference = conn.execute("SELECT analytics.fn_reference_date()").fetchone()
     limit = conn.execute("SELECT analytics.fn_config_int('quality.sample_key_limit')").fetchone()
     stored: dict[tuple[str, str], StoredPart] = {}
-    exists = conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (f"analytics.{SEGMENTS_TABLE}",)
-    ).fetchone()
-    if exists and exists[0]:
+    if has_table(conn, SEGMENTS_TABLE):
         rows = conn.execute(
             "SELECT check_name, segment, boundary, input_key, severity, affected_count, total_rows,"
             "       threshold, sample_keys, details, evaluated_at"
@@ -400,10 +403,7 @@ def _read_context(conn: psycopg.Connection) -> _Context:
                 evaluated_at=r[10],
             )
     tables: dict[Ref, TableState] = {}
-    kept = conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (f"analytics.{FINGERPRINTS_TABLE}",)
-    ).fetchone()
-    if kept and kept[0]:
+    if has_table(conn, FINGERPRINTS_TABLE):
         for r in conn.execute(
             "SELECT table_name, segment, boundary, columns_key, version_rows, version_sum,"
             "       content_rows, content_sum"

@@ -25,7 +25,12 @@ import psycopg
 
 from retailmart_dagster.assets.sql_parse import Ref
 from retailmart_dagster.checks.evaluate import CheckOutcome, GateEntry
-from retailmart_dagster.checks.segments import Part, TableState
+from retailmart_dagster.checks.segments import (
+    FINGERPRINTS_TABLE,
+    Part,
+    TableState,
+    has_table,
+)
 
 LOCK_KEY = "retailmart:data_quality"
 
@@ -170,10 +175,7 @@ def record_outcomes(
                 store_parts(cur, parts, run_id, known_checks)
             # Only where setup created the table: a data_quality_job run right after an upgrade,
             # before the setup assets ran, still records its results (nothing kept is only slower).
-            kept = cur.execute(
-                "SELECT to_regclass('analytics.data_quality_fingerprints') IS NOT NULL"
-            ).fetchone()
-            if tables and kept and kept[0]:
+            if tables and has_table(conn, FINGERPRINTS_TABLE):
                 cur.executemany(
                     STORE_FINGERPRINT,
                     [
