@@ -1275,6 +1275,117 @@ def test_sales_day_fact_incremental_load_equals_full_build(new_database) -> None
         assert actual_sales_days(conn) == incremental
 
 
+# --------------------------------------------------------------------------------------------------
+# Order status day fact: fact_order_status_days (read by mv_operations_summary and
+# mv_sales_returns_analysis)
+
+
+def expected_order_status_days(conn: psycopg.Connection) -> dict[tuple, tuple]:
+    """fact_order_status_days in pandas: the orders of the raw source with an order date (as in
+    fact_orders), counted per order day and status (a NULL status is a group of its own)."""
+    orders = expected_fact_orders(conn)
+    status = orders["order_status"].astype(object).where(orders["order_status"].notna(), "<NULL>")
+    counts = orders.assign(status=status).groupby(["order_date", "status"]).size()
+    return {(day, None if st == "<NULL>" else st): (int(n),) for (day, st), n in counts.items()}
+
+
+def actual_order_status_days(conn: psycopg.Connection) -> dict[tuple, tuple]:
+    return _keyed(
+        _frame(conn, "SELECT * FROM analytics.fact_order_status_days"),
+        ["order_date", "order_status"],
+        ["orders"],
+    )
+
+
+def test_order_status_day_fact_matches_pandas(kpi_conn: psycopg.Connection) -> None:
+    actual = actual_order_status_days(kpi_conn)
+    assert len({status for _, status in actual}) > 1
+    _assert_same(actual, expected_order_status_days(kpi_conn), "fact_order_status_days")
+    # One partition per day of fact_orders, with the fact's row count of that day.
+    bad = kpi_conn.execute(
+        """
+        SELECT count(*) FROM analytics.fact_partitions AS u
+        FULL JOIN (SELECT partition_date, row_count FROM analytics.fact_partitions
+                    WHERE fact_name = 'fact_order_status_days') AS p USING (partition_date)
+        LEFT JOIN (SELECT order_date AS partition_date, count(*) AS n
+                     FROM analytics.fact_order_status_days GROUP BY 1) AS f USING (partition_date)
+        WHERE u.fact_name = 'fact_orders'
+          AND (p.partition_date IS NULL OR coalesce(f.n, 0) <> p.row_count)
+        """
+    ).fetchone()[0]
+    assert bad == 0
+
+
+def test_order_status_day_fact_incremental_load_equals_full_build(new_database) -> None:  # noqa: ANN001
+    from retailmart_dagster.generate import generate
+
+    names = ["fact_orders", "fact_order_status_days"]
+    url = new_database("status_days")
+    with psycopg.connect(url) as conn:
+        generate(conn, scale=0.02, seed=19, end_date=END)
+        assert _build(conn, set(names))["fact_order_status_days"] == "create"
+        _assert_same(actual_order_status_days(conn), expected_order_status_days(conn), "full")
+
+        # Nothing changed: fact_orders reloads its window with the same fingerprints, so no day
+        # is reloaded here.
+        t0 = _now(conn)
+        assert _build_facts_only(conn, names)["fact_order_status_days"] == "incremental_load"
+        assert _reloaded_days(conn, t0, "fact_order_status_days") == set()
+
+        # A new day, an old order's status changed, a NULL status, a deleted order and a day
+        # whose orders all vanished: exactly those days reload.
+        appended = append_day(conn, seed=19)
+        with conn.transaction():
+            old = conn.execute(
+                "SELECT DISTINCT ON (order_date) order_id, order_date FROM sales.orders"
+                " WHERE order_date < %s AND order_status <> 'Cancelled'"
+                " ORDER BY order_date, order_id LIMIT 4",
+                (END - dt.timedelta(days=100),),
+            ).fetchall()
+            (cancel_id, cancel_day), (null_id, null_day), (gone_id, gone_day), (_, vanish_day) = old
+            conn.execute(
+                "UPDATE sales.orders SET order_status = 'Cancelled' WHERE order_id = %s",
+                (cancel_id,),
+            )
+            conn.execute(
+                "UPDATE sales.orders SET order_status = NULL WHERE order_id = %s", (null_id,)
+            )
+            _delete_orders(conn, [gone_id])
+            vanish_ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT order_id FROM sales.orders WHERE order_date = %s", (vanish_day,)
+                ).fetchall()
+            ]
+            _delete_orders(conn, vanish_ids)
+        t1 = _now(conn)
+        _build_facts_only(conn, names)
+        assert _reloaded_days(conn, t1, "fact_order_status_days") == {
+            appended.day,
+            cancel_day,
+            null_day,
+            gone_day,
+        }
+        incremental = actual_order_status_days(conn)
+        _assert_same(incremental, expected_order_status_days(conn), "after edits")
+        assert (null_day, None) in incremental
+        assert not any(day == vanish_day for day, _ in incremental)
+        assert not conn.execute(
+            "SELECT 1 FROM analytics.fact_partitions"
+            " WHERE fact_name = 'fact_order_status_days' AND partition_date = %s",
+            (vanish_day,),
+        ).fetchone()
+
+        # The same data loaded from scratch: the same rows.
+        conn.execute(
+            "UPDATE analytics.object_registry SET code_version = 'old'"
+            " WHERE object_name = 'fact_order_status_days'"
+        )
+        conn.commit()
+        assert _build(conn, set(names))["fact_order_status_days"] == "recreate"
+        assert actual_order_status_days(conn) == incremental
+
+
 def _first_line(conn: psycopg.Connection, order_id: int) -> tuple[int, int]:
     return conn.execute(
         "SELECT order_item_id, prod_id FROM sales.order_items WHERE order_id = %s"

@@ -17,7 +17,8 @@
 -- and date_conflicts only. Averages are over shipments (shipment grain), never averages of averages.
 -- Orders = sales orders (order_status not in config sales.excluded_order_statuses) dated in the
 -- month, counted at order grain.
--- Orders are counted from the order-grain fact analytics.fact_orders (one row per order with a date).
+-- Orders are read from analytics.fact_sales_days (the sales orders of each day, counted there once at
+-- order grain under the same status rule).
 -- Materialized because fn_export_operations_delivery_performance reads it: computed once per build,
 -- the export reads stored rows.
 -- Question: Are orders shipped and delivered within the delivery SLA, and is that improving?
@@ -44,14 +45,12 @@ CREATE MATERIALIZED VIEW analytics.mv_delivery_performance AS
 WITH params AS MATERIALIZED (
     SELECT
         analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses,
         analytics.fn_config_int('operations.sla_days') AS sla_days
 ),
 
 bounds AS (
     SELECT
         p.ref_date,
-        p.excluded_statuses,
         p.sla_days,
         (
             SELECT min(f.order_date)
@@ -71,17 +70,15 @@ months AS (
     ) AS gs (month)
 ),
 
--- Orders counted per day first, then per month: date_trunc on a date goes through a timestamp with
--- time zone, so it runs once per day instead of once per order (at scale 10: 0.50 -> 0.28 s).
+-- Sales orders per day from analytics.fact_sales_days (counted there once, under the same status
+-- rule), then per month: counting every order of fact_orders here took 0.28 s at scale 10.
 orders_by_day AS (
     SELECT
-        f.order_date,
-        count(*) AS orders
-    FROM analytics.fact_orders AS f
+        d.order_date,
+        d.orders
+    FROM analytics.fact_sales_days AS d
     CROSS JOIN bounds AS b
-    WHERE f.order_date BETWEEN b.first_date AND b.ref_date
-      AND NOT coalesce(f.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY f.order_date
+    WHERE d.order_date BETWEEN b.first_date AND b.ref_date
 ),
 
 orders_by_month AS (

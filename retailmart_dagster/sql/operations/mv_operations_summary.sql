@@ -11,7 +11,8 @@
 --   orders = those with at least one return dated on or before the reference date (order grain, all
 --   categories together, so not the sum of mv_return_analysis rows);
 --   best courier: rank 1 of analytics.mv_courier_performance (stored rows, not recomputed).
--- Order counts are read from the order-grain fact analytics.fact_orders.
+-- Order counts are read from analytics.fact_order_status_days (orders per day and status, counted
+-- there once at order grain).
 -- Question: How healthy are fulfilment, open orders and returns overall right now?
 -- Owner: Operations analytics
 -- Refresh: daily
@@ -43,16 +44,23 @@ WITH params AS MATERIALIZED (
         analytics.fn_config_int('operations.sla_days') AS sla_days
 ),
 
+-- Orders counted per day and status once, in analytics.fact_order_status_days (counting every
+-- order of fact_orders here took 0.5 s at scale 10).
 order_totals AS (
     SELECT
-        min(f.order_date) AS first_date,
-        count(*) FILTER (
-            WHERE NOT coalesce(f.order_status = ANY (p.excluded_statuses), false)
-        ) AS orders,
-        count(*) FILTER (WHERE f.order_status = ANY (p.delivered_statuses)) AS delivered_orders
-    FROM analytics.fact_orders AS f
+        min(d.order_date) AS first_date,
+        coalesce(
+            sum(d.orders) FILTER (
+                WHERE NOT coalesce(d.order_status = ANY (p.excluded_statuses), false)
+            ),
+            0
+        )::bigint AS orders,
+        coalesce(
+            sum(d.orders) FILTER (WHERE d.order_status = ANY (p.delivered_statuses)), 0
+        )::bigint AS delivered_orders
+    FROM analytics.fact_order_status_days AS d
     CROSS JOIN params AS p
-    WHERE f.order_date <= p.ref_date
+    WHERE d.order_date <= p.ref_date
 ),
 
 shipment_totals AS (

@@ -6,7 +6,8 @@
 -- reason is reported as 'Unknown'.
 -- Denominator of the return rate: the number of orders whose order_status is in config
 -- sales.return_rate_base_statuses (default Delivered, Returned: orders that reached the customer)
--- and whose ORDER date is in the same calendar month as the return month.
+-- and whose ORDER date is in the same calendar month as the return month, summed from
+-- analytics.fact_order_status_days (orders per day and status, counted there once).
 -- Materialized because an export (fn_export_sales_returns) reads it: computed once per build.
 -- KPI returns: count(*) of return rows (one per returned product line) in the month with that reason
 -- KPI returned_orders: count(DISTINCT order_id) of those returns
@@ -42,15 +43,17 @@ returns_by_month AS (
     GROUP BY date_trunc('month', r.return_date)::date, coalesce(r.reason, 'Unknown')
 ),
 
+-- Counted per day and status once, in analytics.fact_order_status_days (counting 1.2 M orders
+-- of sales.orders here took 0.55 s at scale 10).
 base_orders_by_month AS (
     SELECT
-        date_trunc('month', o.order_date)::date AS order_month,
-        count(*) AS base_orders
-    FROM sales.orders AS o
+        date_trunc('month', d.order_date)::date AS order_month,
+        sum(d.orders)::bigint AS base_orders
+    FROM analytics.fact_order_status_days AS d
     CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
-      AND o.order_status = ANY (p.base_statuses)
-    GROUP BY date_trunc('month', o.order_date)::date
+    WHERE d.order_date <= p.ref_date
+      AND d.order_status = ANY (p.base_statuses)
+    GROUP BY date_trunc('month', d.order_date)::date
 )
 
 SELECT
