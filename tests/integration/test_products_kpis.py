@@ -48,6 +48,7 @@ pytestmark = pytest.mark.integration
 STATUS_ORDER = {"Out of Stock": 1, "Low": 2, "Normal": 3, "Overstocked": 4, "Dead Stock": 5}
 
 PRODUCT_OBJECTS = [
+    "mv_product_stock",
     "mv_top_products",
     "mv_product_abc",
     "mv_product_group_totals",
@@ -598,6 +599,30 @@ def test_inventory_status_summary(kpi_conn, src):
 # --------------------------------------------------------------------------------------------------
 
 
+def test_product_stock(kpi_conn, src):
+    """mv_product_stock against pandas: per product with an inventory row of a known store, the
+    stock (negative counted as 0) and the stores with stock; the three product readers use it."""
+    inv = known_stock(src)
+    expected = (
+        inv.assign(stocking=inv["stock_qty"] > 0)
+        .groupby("prod_id")
+        .agg(current_stock=("units", "sum"), stores_stocking=("stocking", "sum"))
+    )
+    actual = view(kpi_conn, "mv_product_stock").set_index("prod_id").sort_index()
+    assert len(actual) == len(expected) > 0
+    assert list(actual.index) == sorted(int(i) for i in expected.index)
+    for col in ("current_stock", "stores_stocking"):
+        assert [int(v) for v in actual[col]] == [int(v) for v in expected.sort_index()[col]], col
+    # The readers show the same stock per product (0 without an inventory row).
+    top = view(kpi_conn, "mv_top_products").set_index("prod_id")
+    turnover = view(kpi_conn, "mv_inventory_turnover").set_index("prod_id")
+    for reader in (top, turnover):
+        stock = actual["current_stock"].reindex(reader.index, fill_value=0)
+        assert [int(v) for v in reader["current_stock"]] == [int(v) for v in stock]
+    stocking = actual["stores_stocking"].reindex(top.index, fill_value=0)
+    assert [int(v) for v in top["stores_stocking"]] == [int(v) for v in stocking]
+
+
 def test_inventory_units_not_multiplied(kpi_conn, src):
     """Stock is summed once per inventory row: never multiplied by store rows or order lines."""
     true_stock = known_stock(src)["units"].sum()
@@ -742,6 +767,7 @@ def test_orphans_negative_stock_and_future_rows_are_ignored(kpi_conn, src):
                 "UPDATE products.inventory SET stock_qty = -7 WHERE store_id = %s AND prod_id = %s",
                 (neg_store, prod),
             )
+            cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_stock")
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_top_products")
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_group_totals")
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_inventory_turnover")

@@ -3,7 +3,8 @@
 -- over the lines of sales orders (order_status not in config sales.excluded_order_statuses) dated in
 -- the N days ending at the reference date (analytics.fn_reference_date()), N = config
 -- products.turnover_window_days. Stock = the product's current stock over inventory rows of known
--- stores (one row per store, negative stock_qty counted as 0; see mv_top_products); the contract has
+-- stores (one row per store, negative stock_qty counted as 0), read from analytics.mv_product_stock,
+-- where it is summed once; the contract has
 -- no stock history, so cover and turnover use the current stock.
 -- Stock status, first match wins: 'Out of Stock' (current_stock = 0); 'Dead Stock' (stock but no unit
 -- sold in the window); 'Low' (days_of_inventory < low_cover_days); 'Overstocked' (days_of_inventory >
@@ -56,16 +57,6 @@ window_sales AS (
     GROUP BY d.prod_id
 ),
 
-stock_totals AS (
-    SELECT
-        v.prod_id,
-        sum(greatest(v.stock_qty, 0)) AS current_stock,
-        count(*) FILTER (WHERE v.stock_qty > 0) AS stores_stocking
-    FROM products.inventory AS v
-    JOIN stores.stores AS s ON s.store_id = v.store_id
-    GROUP BY v.prod_id
-),
-
 per_product AS (
     SELECT
         pr.prod_id,
@@ -80,7 +71,7 @@ per_product AS (
     FROM products.products AS pr
     CROSS JOIN params AS p
     LEFT JOIN window_sales AS ws ON ws.prod_id = pr.prod_id
-    LEFT JOIN stock_totals AS st ON st.prod_id = pr.prod_id
+    LEFT JOIN analytics.mv_product_stock AS st ON st.prod_id = pr.prod_id
 ),
 
 with_cover AS (

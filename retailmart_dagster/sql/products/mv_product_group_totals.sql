@@ -12,8 +12,8 @@
 -- fact_product_group_days (distinct orders per month or day, status and group, which add up exactly
 -- over days and statuses because an order has one date and one status — never summed over products).
 -- Reviews: customers.reviews dated up to the reference date whose prod_id is a known product (orphans
--- ignored). Stock: inventory rows of known stores only, negative stock_qty counted as 0 (as in
--- mv_top_products). Catalogue, sales lines, reviews and stock are each aggregated per group in their
+-- ignored). Stock: per product from analytics.mv_product_stock (inventory rows of known stores only,
+-- negative stock_qty counted as 0, summed there once). Catalogue, sales lines, reviews and stock are each aggregated per group in their
 -- own CTE and joined afterwards (no fan-out).
 -- Materialized because the two views and their exports read it: computed once per build.
 -- Question: What did each product category and each brand sell, how is it rated and how much is in stock?
@@ -172,22 +172,13 @@ reviews_by_group AS (
 -- Stock per product first (926 k inventory rows at scale 10, one per store and product), then per
 -- group: joining every inventory row to its two catalogue groups first cost 0.9 s of 2.4 s.
 -- stock_value = price x stock per product, exact in numeric, so its sum per group is the same.
-stock_by_product AS (
-    SELECT
-        v.prod_id,
-        sum(greatest(v.stock_qty, 0))::bigint AS current_stock
-    FROM products.inventory AS v
-    JOIN stores.stores AS s ON s.store_id = v.store_id
-    GROUP BY v.prod_id
-),
-
 stock_by_group AS (
     SELECT
         cg.level,
         cg.group_name,
         sum(sp.current_stock)::bigint AS current_stock,
         sum(sp.current_stock * cg.price) AS stock_value
-    FROM stock_by_product AS sp
+    FROM analytics.mv_product_stock AS sp
     JOIN catalogue_groups AS cg ON cg.prod_id = sp.prod_id
     GROUP BY cg.level, cg.group_name
 )

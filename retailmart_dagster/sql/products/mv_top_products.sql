@@ -12,8 +12,9 @@
 -- Reviews: customers.reviews dated up to the reference date; reviews.prod_id has no FK, so reviews of
 -- unknown products are simply never joined (ignored). Stock: products.inventory has ONE row per store
 -- and product; only rows of stores that exist in stores.stores count (inventory.store_id has no FK),
--- and a negative stock_qty (a data error reported by the quality checks) counts as 0. Sales lines,
--- reviews and stock are each aggregated per product in their own CTE and joined only afterwards.
+-- and a negative stock_qty (a data error reported by the quality checks) counts as 0: summed once per
+-- product in analytics.mv_product_stock, read here. Sales lines and reviews are each aggregated per
+-- product in their own CTE and joined only afterwards (no fan-out).
 -- Question: Which products bring the most net revenue, overall and within their category, and how are they rated and stocked?
 -- Owner: Product analytics
 -- Refresh: daily
@@ -95,16 +96,6 @@ review_totals AS (
     GROUP BY r.prod_id
 ),
 
-stock_totals AS (
-    SELECT
-        v.prod_id,
-        sum(greatest(v.stock_qty, 0)) AS current_stock,
-        count(*) FILTER (WHERE v.stock_qty > 0) AS stores_stocking
-    FROM products.inventory AS v
-    JOIN stores.stores AS s ON s.store_id = v.store_id
-    GROUP BY v.prod_id
-),
-
 per_product AS (
     SELECT
         pr.prod_id,
@@ -125,7 +116,7 @@ per_product AS (
     FROM products.products AS pr
     LEFT JOIN line_totals AS l ON l.prod_id = pr.prod_id
     LEFT JOIN review_totals AS r ON r.prod_id = pr.prod_id
-    LEFT JOIN stock_totals AS st ON st.prod_id = pr.prod_id
+    LEFT JOIN analytics.mv_product_stock AS st ON st.prod_id = pr.prod_id
 )
 
 SELECT
