@@ -47,7 +47,7 @@ from tests.kpi_support import assert_close as assert_matches
 pytestmark = pytest.mark.integration
 
 MARKETING_OBJECTS = [
-    "vw_campaign_performance",
+    "mv_campaign_performance",
     "vw_channel_performance",
     "vw_email_engagement",
     "mv_promotion_effectiveness",
@@ -389,7 +389,7 @@ CAMPAIGN_CLOSE = [
 
 
 def test_campaign_performance(kpi_conn, src):
-    actual = view(kpi_conn, "vw_campaign_performance")
+    actual = view(kpi_conn, "mv_campaign_performance")
     assert_matches(
         actual,
         expected_campaigns(src),
@@ -397,7 +397,7 @@ def test_campaign_performance(kpi_conn, src):
         exact=CAMPAIGN_EXACT,
         close=CAMPAIGN_CLOSE,
         other=["campaign_name", "campaign_status"],
-        label="vw_campaign_performance",
+        label="mv_campaign_performance",
     )
     assert (actual["attribution_window_days"] == src.cfg("marketing.attribution_window_days")).all()
     assert actual["attributed_orders"].sum() > 0, "no attributed order in the sample data"
@@ -405,7 +405,7 @@ def test_campaign_performance(kpi_conn, src):
 
 def test_budget_is_counted_once_per_campaign(kpi_conn, src):
     """Trap: ads_spend has 16 rows per campaign; joining before aggregating multiplies budgets."""
-    actual = view(kpi_conn, "vw_campaign_performance")
+    actual = view(kpi_conn, "mv_campaign_performance")
     true_budget = scoped_campaigns(src)["budget"].sum()
     fanned = scoped_campaigns(src).merge(src.spend, on="campaign_id")["budget"].sum()
     assert fanned > true_budget * 2, "the trap is not present in the sample data"
@@ -422,7 +422,8 @@ def test_attribution_never_credits_an_order_twice(kpi_conn, src, window):
     """With any window, each order goes to one campaign: its customer's most recent click."""
     with rolled_back(kpi_conn) as cur:
         set_config(cur, "marketing.attribution_window_days", window)
-        actual = view(kpi_conn, "vw_campaign_performance")
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_campaign_performance")
+        actual = view(kpi_conn, "mv_campaign_performance")
     expected = expected_campaigns(src, window)
     assert_matches(
         actual,
@@ -453,7 +454,8 @@ def test_future_campaigns_are_not_reported(kpi_conn, src):
             "budget) SELECT max(campaign_id) + 1, 'Future', %s, %s, 1000 FROM marketing.campaigns",
             (future, future + dt.timedelta(days=5)),
         )
-        actual = view(kpi_conn, "vw_campaign_performance")
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_campaign_performance")
+        actual = view(kpi_conn, "mv_campaign_performance")
         channels = view(kpi_conn, "vw_channel_performance")
     assert "Future" not in set(actual["campaign_name"])
     assert (actual["start_date"] <= src.ref_date).all()
@@ -489,7 +491,8 @@ def test_conversions_over_clicks_are_reported_not_hidden(kpi_conn, src):
             (int(row["spend_id"]),),
         )
         channels = view(kpi_conn, "vw_channel_performance").set_index("channel")
-        campaigns = view(kpi_conn, "vw_campaign_performance").set_index("campaign_id")
+        cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_campaign_performance")
+        campaigns = view(kpi_conn, "mv_campaign_performance").set_index("campaign_id")
     ch = channels.loc[row["channel"]]
     base = expected_channels(src).set_index("channel").loc[row["channel"]]
     assert ch["rows_conversions_over_clicks"] == 1
@@ -648,7 +651,7 @@ def test_marketing_roi_summary(kpi_conn, src):
 # --------------------------------------------------------------------------------------------------
 
 DATE_COLUMNS = {
-    "vw_campaign_performance": "start_date",
+    "mv_campaign_performance": "start_date",
     "vw_email_engagement": "sent_month",
     "mv_promotion_effectiveness": "start_date",
     "mv_marketing_roi_summary": "period_end",
@@ -700,7 +703,7 @@ def assert_rows_match_view(
 
 def test_export_campaigns(kpi_conn, src):
     out = export(kpi_conn, "fn_export_marketing_campaigns")
-    v = view(kpi_conn, "vw_campaign_performance")
+    v = view(kpi_conn, "mv_campaign_performance")
     n = src.cfg("marketing.top_n_export")
     assert len(out["rows"]) == min(n, len(v))
     top = v.sort_values(["spend", "campaign_id"], ascending=[False, True]).head(n)

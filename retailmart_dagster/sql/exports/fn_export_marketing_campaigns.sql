@@ -1,12 +1,12 @@
 -- analytics.fn_export_marketing_campaigns(): the largest campaigns' performance as JSON.
 -- Shape: {"referenceDate", "period": {"from", "to"}, "attribution": {"method", "windowDays"},
--- "rows": [...]}, rows = the N campaigns of analytics.vw_campaign_performance with the largest spend
+-- "rows": [...]}, rows = the N campaigns of analytics.mv_campaign_performance with the largest spend
 -- (then campaign_id), N = config marketing.top_n_export; period = first campaign start .. reference
 -- date. Budget is the campaign's own budget, counted once. The view is read once (a MATERIALIZED CTE).
 -- Question: Which campaigns stay within budget, convert clicks cheaply, and return their spend?
 -- Owner: Marketing analytics
 -- Refresh: daily
--- KPI rows: one object per campaign with rank, campaignId, campaignName, startDate, endDate, campaignStatus, budget, spend, budgetUtilizationPct, clicks, conversions, conversionRatePct, cpc, cpa, rowsConversionsOverClicks, emailsSent, emailClicks, attributedOrders, attributedRevenue, roiPct (definitions in vw_campaign_performance)
+-- KPI rows: one object per campaign with rank, campaignId, campaignName, startDate, endDate, campaignStatus, budget, spend, budgetUtilizationPct, clicks, conversions, conversionRatePct, cpc, cpa, rowsConversionsOverClicks, emailsSent, emailClicks, attributedOrders, attributedRevenue, roiPct (definitions in mv_campaign_performance)
 CREATE OR REPLACE FUNCTION analytics.fn_export_marketing_campaigns()
 RETURNS json
 LANGUAGE sql
@@ -22,7 +22,7 @@ AS $$
     campaigns AS MATERIALIZED (
         -- the view is computed once: rows and period both read this
         SELECT c.*
-        FROM analytics.vw_campaign_performance AS c
+        FROM analytics.mv_campaign_performance AS c
     ),
 
     selected AS (

@@ -1,7 +1,7 @@
 -- analytics.mv_marketing_roi_summary: what did marketing cost and return, per year and overall?
 -- One row per calendar year of campaign start_date (period = 'year_<YYYY>', e.g. 'year_2025', with
 -- year set) plus one row period = 'all_time' (year NULL), over the campaigns of
--- analytics.vw_campaign_performance (campaigns started on or before the reference date,
+-- analytics.mv_campaign_performance (campaigns started on or before the reference date,
 -- analytics.fn_reference_date()). That view has ONE row per campaign,
 -- so the budget is counted once per campaign; every ratio is recomputed from the summed counts and
 -- amounts (never an average of campaign ratios). Attributed revenue follows the view's last-e-mail-
@@ -36,7 +36,7 @@ campaigns AS (
     SELECT
         extract(YEAR FROM c.start_date)::int AS start_year,
         c.*
-    FROM analytics.vw_campaign_performance AS c
+    FROM analytics.mv_campaign_performance AS c
 ),
 
 totals AS (
