@@ -23,6 +23,8 @@ def test_every_sql_file_is_one_asset_with_code_version() -> None:
         assert spec.group_name == path.parent.name
         assert spec.code_version
         assert spec.description, f"{path}: needs a header comment saying what it answers"
+        # The SQL text is the definition's metadata (shown in the UI), not each run's.
+        assert path.read_text().strip() in spec.metadata["sql"].value
 
 
 def test_lineage_is_complete() -> None:
