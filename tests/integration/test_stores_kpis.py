@@ -862,7 +862,7 @@ def test_store_customer_fact_incremental_equals_full(new_database) -> None:  # n
     change reloads it with the new statuses; re-created, it holds the same rows."""
     from benchmarks.append_day import append_day
     from retailmart_dagster.generate import generate
-    from tests.integration.test_facts import _build, _delete_orders
+    from tests.integration.test_facts import _build, _delete_orders, _now, _reloaded_days
 
     end = dt.date(2025, 10, 1)
     url = new_database("store_customers")
@@ -873,9 +873,11 @@ def test_store_customer_fact_incremental_equals_full(new_database) -> None:  # n
         _assert_store_fact_equals_direct(conn)
         full = _store_fact_rows(conn)
 
-        # Nothing changed: the same rows.
+        # Nothing changed: the same rows, and no day taken in again.
+        t0 = _now(conn)
         assert _build(conn, STORE_FACT_OBJECTS)[STORE_FACT] == "incremental_load"
         assert _store_fact_rows(conn) == full
+        assert _reloaded_days(conn, t0, STORE_FACT) == set()
 
         appended = append_day(conn, seed=17)
         sales = (
@@ -925,8 +927,14 @@ def test_store_customer_fact_incremental_equals_full(new_database) -> None:  # n
                 " total_amount) SELECT max(order_id) + 1, min(cust_id), min(store_id),"
                 " '2099-01-15', 'Delivered', 5000.00 FROM sales.orders"
             )
+        t1 = _now(conn)
         assert _build(conn, STORE_FACT_OBJECTS)[STORE_FACT] == "incremental_load"
         assert conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0] == appended.day
+        # Only days whose orders changed (the new day, the edited orders' days) are taken in again.
+        taken = _reloaded_days(conn, t1, STORE_FACT)
+        assert appended.day in taken
+        assert taken <= _reloaded_days(conn, t1, "fact_orders")
+        assert len(taken) <= 6
         _assert_store_fact_equals_direct(conn)
         rows = _store_fact_rows(conn)
         assert any(r[1] is None for r in rows) and any(r[0] is None for r in rows)
