@@ -151,7 +151,7 @@ def reload_fact_orders(conn: psycopg.Connection) -> None:
 
 
 def refresh_customer_mvs(conn: psycopg.Connection) -> None:
-    reload_facts(conn, "fact_orders", "fact_customer_months", "fact_customer_summary")
+    reload_facts(conn, "fact_orders", "fact_customer_summary")
     conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_customer_lifetime_value")
     conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_customer_rfm")
     conn.execute("REFRESH MATERIALIZED VIEW analytics.mv_churn_risk")

@@ -1539,8 +1539,8 @@ def test_customer_summary_fact(kpi_conn, src):
     # One row per buyer (a customer with a sales order up to the reference date), no one else.
     assert len(actual) == src.sales_orders["cust_id"].dropna().nunique()
 
-    # It has taken in exactly the months fact_customer_months holds.
-    def months_of(fact: str) -> set[dt.date]:
+    # It has taken in exactly the order days of fact_orders up to the reference date.
+    def days_of(fact: str) -> set[dt.date]:
         return {
             r[0]
             for r in kpi_conn.execute(
@@ -1549,7 +1549,8 @@ def test_customer_summary_fact(kpi_conn, src):
             )
         }
 
-    assert months_of(SUMMARY) == months_of(FACT) != set()
+    ref = src.ref_date.date()
+    assert days_of(SUMMARY) == {d for d in days_of("fact_orders") if d <= ref} != set()
 
 
 def test_customer_cohort_activity(kpi_conn, src):
@@ -1622,6 +1623,11 @@ def _reloaded_months(
     return {r[0] for r in rows}
 
 
+def _reloaded_days(conn: psycopg.Connection, since: dt.datetime, fact: str) -> set[dt.date]:
+    """The order days a fact that follows fact_orders day by day took in since then."""
+    return _reloaded_months(conn, since, fact)
+
+
 def _summary_rows(conn: psycopg.Connection) -> list[tuple]:
     return conn.execute(
         f"SELECT cust_id, {', '.join(SUMMARY_VALUES)} FROM analytics.{SUMMARY} ORDER BY cust_id"
@@ -1666,7 +1672,8 @@ def test_customer_facts_incremental_equals_full(new_database) -> None:  # noqa: 
         t0 = _clock(conn)
         actions = _build_fact_and_readers(conn)
         assert {actions[f] for f in FACTS} == {"incremental_load"}
-        assert _reloaded_months(conn, t0) == _reloaded_months(conn, t0, SUMMARY) == set()
+        assert _reloaded_months(conn, t0) == set()
+        assert _reloaded_days(conn, t0, SUMMARY) == set()
         assert_equal_to_direct(conn)
 
         # A new day; old orders: one Cancelled (excluded), one deleted that was its customer's only
@@ -1722,8 +1729,10 @@ def test_customer_facts_incremental_equals_full(new_database) -> None:  # noqa: 
         actions = _build_fact_and_readers(conn)
         assert {actions[f] for f in FACTS} == {"incremental_load"}
         assert conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0] == appended.day
-        changed = {_month(d) for d in (appended.day, cancel_day, gone_day, single_day, return_day)}
-        assert _reloaded_months(conn, t1) == _reloaded_months(conn, t1, SUMMARY) == changed
+        changed_days = {appended.day, cancel_day, gone_day, single_day, return_day}
+        assert _reloaded_months(conn, t1) == {_month(d) for d in changed_days}
+        # The summary follows fact_orders day by day: exactly the changed days.
+        assert _reloaded_days(conn, t1, SUMMARY) == changed_days
         assert_equal_to_direct(conn)
         assert not conn.execute(
             f"SELECT 1 FROM analytics.{SUMMARY} WHERE cust_id = %s", (single_cust,)
@@ -1742,19 +1751,27 @@ def test_customer_facts_incremental_equals_full(new_database) -> None:  # noqa: 
             _delete_orders(conn, ids)
         t2 = _clock(conn)
         _build_fact_and_readers(conn)
-        assert _reloaded_months(conn, t2) == _reloaded_months(conn, t2, SUMMARY) == set()
+        assert _reloaded_months(conn, t2) == _reloaded_days(conn, t2, SUMMARY) == set()
         assert not conn.execute(
             f"SELECT 1 FROM analytics.{FACT} WHERE month_start = %s", (first,)
         ).fetchone()
         assert not conn.execute(
             "SELECT 1 FROM analytics.fact_partitions WHERE fact_name = ANY(%s)"
-            " AND partition_date = %s",
-            (list(FACTS), first),
+            " AND partition_date >= %s AND partition_date < %s::date + interval '1 month'",
+            (list(FACTS), first, first),
         ).fetchone()
         assert_equal_to_direct(conn)
 
         # A config change (another excluded status) reloads every month; and back again.
         months = {r[0] for r in conn.execute(f"SELECT DISTINCT month_start FROM analytics.{FACT}")}
+        days = {
+            r[0]
+            for r in conn.execute(
+                "SELECT partition_date FROM analytics.fact_partitions"
+                " WHERE fact_name = 'fact_orders' AND partition_date <= %s",
+                (appended.day,),
+            )
+        }
         loads = [parse_sql_file(f).load_sql for f in (FACT_FILE, SUMMARY_FILE)]
         for value in ('["Cancelled", "Returned"]', '["Cancelled"]'):
             t3 = _clock(conn)
@@ -1767,7 +1784,7 @@ def test_customer_facts_incremental_equals_full(new_database) -> None:  # noqa: 
                 for load in loads:
                     conn.execute(load)
                 assert _reloaded_months(conn, t3) == months
-                assert _reloaded_months(conn, t3, SUMMARY) == months
+                assert _reloaded_days(conn, t3, SUMMARY) == days
                 assert_equal_to_direct(conn, FACTS)
         incremental = _fact_rows(conn), _summary_rows(conn)
 

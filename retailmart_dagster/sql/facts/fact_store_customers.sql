@@ -92,15 +92,44 @@ WHERE u.fingerprint IS DISTINCT FROM l.fingerprint;
 ANALYZE pg_temp.fact_store_customers_changed;
 
 -- (Not on the first load: every order is added then, without a work list.)
+-- The rows spanning a changed day are found through the runs of changed days ("islands": changed
+-- days with no unchanged known day between them, known = a day of fact_orders or loaded here). A
+-- row's first and last order dates are known days, so its dates span a changed day exactly when
+-- they overlap such a run; a few runs to compare each row with, even when every day changed (one
+-- run), instead of every changed day.
 INSERT INTO pg_temp.fact_store_customers_changed (cust_id)
+WITH known AS (
+    SELECT DISTINCT fp.partition_date AS day
+    FROM analytics.fact_partitions AS fp
+    WHERE fp.fact_name IN ('fact_orders', 'fact_store_customers')
+),
+
+runs AS (
+    SELECT
+        k.day,
+        c.day IS NOT NULL AS changed,
+        count(*) FILTER (WHERE c.day IS NULL) OVER (ORDER BY k.day) AS run
+    FROM known AS k
+    LEFT JOIN pg_temp.fact_store_customers_changed AS c ON c.day = k.day
+),
+
+islands AS (
+    SELECT
+        min(r.day) AS lo,
+        max(r.day) AS hi
+    FROM runs AS r
+    WHERE r.changed
+    GROUP BY r.run
+)
+
 SELECT s.cust_id
 FROM analytics.fact_store_customers AS s
 WHERE s.cust_id IS NOT NULL
   AND EXISTS (
       SELECT 1
-      FROM pg_temp.fact_store_customers_changed AS c
-      WHERE c.day IS NOT NULL
-        AND c.day BETWEEN s.first_order_date AND s.last_order_date
+      FROM islands AS i
+      WHERE i.lo <= s.last_order_date
+        AND i.hi >= s.first_order_date
   )
 UNION
 SELECT f.cust_id
