@@ -57,6 +57,7 @@ CUSTOMER_OBJECTS = [
     "mv_cohort_retention",
     "mv_churn_risk",
     "mv_churn_risk_summary",
+    "mv_customer_segments",
     "vw_customer_demographics",
     "vw_customer_geography",
     "vw_customer_value_summary",
@@ -1084,6 +1085,7 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
             "mv_customer_cohort_activity",
             "mv_new_vs_returning_customers",
             "mv_customer_lifetime_value",
+            "mv_customer_segments",
             "mv_customer_rfm",
             "mv_churn_risk",
             "mv_churn_risk_summary",
@@ -1117,6 +1119,46 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
     # Rolled back: the MVs are as before.
     n = kpi_conn.execute("SELECT count(*) FROM analytics.mv_customer_lifetime_value").fetchone()[0]
     assert n == len(src.customers)
+
+
+def test_customer_segments_count_every_customer_once(kpi_conn, src):
+    """mv_customer_segments: every customer in exactly one segment, the segments' totals equal the
+    per-customer figures of mv_customer_lifetime_value (summed in pandas), per place and overall."""
+    seg = view(kpi_conn, "mv_customer_segments")
+    clv = view(kpi_conn, "mv_customer_lifetime_value")
+    keys = ["state", "city", "gender", "age_group", "value_tier", "customer_status"]
+    assert not seg.duplicated(keys).any()
+    assert int(seg["customers"].sum()) == len(clv) == len(src.customers)
+    assert int(seg["buyers"].sum()) == int((clv["orders"] > 0).sum())
+    clv = clv.assign(
+        state=clv["state"].fillna("Unknown"),
+        city=clv["city"].fillna("Unknown"),
+        gender=clv["gender"].where(clv["gender"].isin(["M", "F"]), "Unknown"),
+    )
+    expected = clv.groupby(["state", "city"]).agg(
+        customers=("cust_id", "size"),
+        orders=("orders", "sum"),
+        revenue=("revenue", "sum"),
+        days=("days_since_last_order", "sum"),
+        days_n=("days_since_last_order", "count"),
+        loyalty=("loyalty_points", "sum"),
+    )
+    actual = seg.groupby(["state", "city"]).agg(
+        customers=("customers", "sum"),
+        orders=("orders", "sum"),
+        revenue=("revenue", "sum"),
+        days=("days_since_last_order_sum", "sum"),
+        days_n=("days_since_last_order_count", "sum"),
+        loyalty=("loyalty_points", "sum"),
+    )
+    assert list(actual.index) == list(expected.index)
+    for col in expected.columns:
+        if col == "revenue":  # read as floats: summed in another order, equal to the cent
+            assert list(actual[col]) == pytest.approx(list(expected[col]), abs=0.005), col
+        else:
+            assert [int(v) for v in actual[col]] == [int(v) for v in expected[col]], col
+    first = clv["first_order_date"].dropna().min()
+    assert seg["first_order_date"].dropna().min() == first
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 -- analytics.vw_customer_demographics: who are our customers and buyers, by gender and age group?
--- One row per gender x age group present among customers, read from
--- analytics.mv_customer_lifetime_value (one row per customer, so every customer is counted exactly
--- once, and revenue is already summed at order grain per customer). Age groups come from config
+-- One row per gender x age group present among customers, summed from analytics.mv_customer_segments
+-- (the customers of analytics.mv_customer_lifetime_value, one row per customer, counted once into
+-- segments, and revenue already summed at order grain per customer). Age groups come from config
 -- customers.age_band_starts (see mv_customer_lifetime_value); a gender other than M/F or NULL is
 -- 'Unknown'. Everything is as of the reference date.
 -- Question: How do customers, buyers and revenue split by gender and age group?
@@ -19,16 +19,15 @@
 CREATE VIEW analytics.vw_customer_demographics AS
 WITH groups AS (
     SELECT
-        CASE WHEN l.gender IN ('M', 'F') THEN l.gender ELSE 'Unknown' END AS gender,
-        l.age_group,
-        l.age_group_order,
-        count(*) AS customers,
-        count(*) FILTER (WHERE l.orders > 0) AS buyers,
-        sum(l.orders) AS orders,
-        sum(l.revenue) AS revenue
-    FROM analytics.mv_customer_lifetime_value AS l
-    GROUP BY CASE WHEN l.gender IN ('M', 'F') THEN l.gender ELSE 'Unknown' END,
-        l.age_group, l.age_group_order
+        s.gender,
+        s.age_group,
+        s.age_group_order,
+        sum(s.customers)::bigint AS customers,
+        sum(s.buyers)::bigint AS buyers,
+        sum(s.orders) AS orders,
+        sum(s.revenue) AS revenue
+    FROM analytics.mv_customer_segments AS s
+    GROUP BY s.gender, s.age_group, s.age_group_order
 )
 
 SELECT

@@ -1,6 +1,7 @@
 -- analytics.vw_customer_geography: where do our customers live and how much do they buy?
--- One row per (state, city) of customers.customers, read from analytics.mv_customer_lifetime_value
--- (one row per customer: every customer counted once, revenue at order grain). A customer's place is
+-- One row per (state, city) of customers.customers, summed from analytics.mv_customer_segments (the
+-- customers of analytics.mv_customer_lifetime_value, one row per customer, counted once into
+-- segments; revenue at order grain). A customer's place is
 -- the city/state of their customer record, wherever they placed their orders; a NULL state or city is
 -- 'Unknown'. State totals are repeated on each city row. Every rank has a deterministic tie-breaker.
 -- Question: Which states and cities have the most customers and bring the most revenue?
@@ -21,14 +22,14 @@
 CREATE VIEW analytics.vw_customer_geography AS
 WITH by_city AS (
     SELECT
-        coalesce(l.state, 'Unknown') AS state,
-        coalesce(l.city, 'Unknown') AS city,
-        count(*) AS customers,
-        count(*) FILTER (WHERE l.orders > 0) AS buyers,
-        sum(l.orders) AS orders,
-        sum(l.revenue) AS revenue
-    FROM analytics.mv_customer_lifetime_value AS l
-    GROUP BY coalesce(l.state, 'Unknown'), coalesce(l.city, 'Unknown')
+        s.state,
+        s.city,
+        sum(s.customers)::bigint AS customers,
+        sum(s.buyers)::bigint AS buyers,
+        sum(s.orders) AS orders,
+        sum(s.revenue) AS revenue
+    FROM analytics.mv_customer_segments AS s
+    GROUP BY s.state, s.city
 ),
 
 with_state AS (

@@ -1,6 +1,7 @@
 -- analytics.vw_customer_value_summary: how are customers and revenue spread over value tiers and statuses?
 -- One row per value tier x customer status present in analytics.mv_customer_lifetime_value (one row per
--- customer, so each customer is counted once; tiers and statuses from config, see that view). Customers
+-- customer, so each customer is counted once; tiers and statuses from config, see that view), summed
+-- from its segments in analytics.mv_customer_segments. Customers
 -- who never purchased form the row 'No Purchase' x 'Never Purchased'. Averages are ratios of sums
 -- (never averages of per-customer averages), so the AOV of a group is its revenue / its orders.
 -- Question: How many customers, and how much revenue, sit in each value tier and activity status?
@@ -20,21 +21,24 @@
 -- KPI avg_loyalty_points: loyalty_points / customers
 -- KPI reviews_given: sum(reviews_given)
 CREATE VIEW analytics.vw_customer_value_summary AS
+-- Averages from the segments' sums and counts of the non-NULL values: sum / count in numeric, the
+-- same division avg() does.
 WITH groups AS (
     SELECT
-        l.value_tier,
-        l.value_tier_order,
-        l.customer_status,
-        l.customer_status_order,
-        count(*) AS customers,
-        sum(l.orders) AS orders,
-        sum(l.revenue) AS revenue,
-        avg(l.days_since_last_order) AS avg_days_since_last_order,
-        avg(l.tenure_days) AS avg_tenure_days,
-        sum(l.loyalty_points) AS loyalty_points,
-        sum(l.reviews_given) AS reviews_given
-    FROM analytics.mv_customer_lifetime_value AS l
-    GROUP BY l.value_tier, l.value_tier_order, l.customer_status, l.customer_status_order
+        s.value_tier,
+        s.value_tier_order,
+        s.customer_status,
+        s.customer_status_order,
+        sum(s.customers)::bigint AS customers,
+        sum(s.orders) AS orders,
+        sum(s.revenue) AS revenue,
+        sum(s.days_since_last_order_sum)
+        / nullif(sum(s.days_since_last_order_count), 0)::numeric AS avg_days_since_last_order,
+        sum(s.tenure_days_sum) / nullif(sum(s.tenure_days_count), 0)::numeric AS avg_tenure_days,
+        sum(s.loyalty_points)::bigint AS loyalty_points,
+        sum(s.reviews_given) AS reviews_given
+    FROM analytics.mv_customer_segments AS s
+    GROUP BY s.value_tier, s.value_tier_order, s.customer_status, s.customer_status_order
 )
 
 SELECT

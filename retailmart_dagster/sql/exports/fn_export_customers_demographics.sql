@@ -19,8 +19,8 @@ AS $$
         SELECT
             p.ref_date,
             (
-                SELECT min(l.first_order_date)
-                FROM analytics.mv_customer_lifetime_value AS l
+                SELECT min(s.first_order_date)
+                FROM analytics.mv_customer_segments AS s
             ) AS first_date
         FROM params AS p
     ),

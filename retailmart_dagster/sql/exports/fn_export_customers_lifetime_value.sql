@@ -2,7 +2,8 @@
 -- Shape: {"referenceDate", "period": {"from", "to"}, "thresholds": {...}, "summary": {...}, "rows": [...]},
 -- rows = analytics.vw_customer_value_summary (one row per value tier x status, at most 5 x 5 rows: never
 -- one row per customer), ordered by tier then status. summary = totals over all customers of
--- analytics.mv_customer_lifetime_value; thresholds = the configured tier minimums and status windows.
+-- analytics.mv_customer_lifetime_value, summed from its segments (analytics.mv_customer_segments);
+-- thresholds = the configured tier minimums and status windows.
 -- period = first sales order date .. reference date. Money rounded to 2 decimals.
 -- Question: How are customers and revenue spread over value tiers and statuses (dashboard file)?
 -- Owner: Customer analytics
@@ -25,14 +26,15 @@ AS $$
             analytics.fn_config_int('customers.status_churning_max_days') AS churning_max_days
     ),
 
+    -- Summed from the customer segments (every customer counted once there), not from every customer.
     totals AS (
         SELECT
-            count(*) AS customers,
-            count(*) FILTER (WHERE l.orders > 0) AS buyers,
-            coalesce(sum(l.orders), 0) AS orders,
-            coalesce(sum(l.revenue), 0) AS revenue,
-            min(l.first_order_date) AS first_date
-        FROM analytics.mv_customer_lifetime_value AS l
+            coalesce(sum(s.customers), 0)::bigint AS customers,
+            coalesce(sum(s.buyers), 0)::bigint AS buyers,
+            coalesce(sum(s.orders), 0) AS orders,
+            coalesce(sum(s.revenue), 0) AS revenue,
+            min(s.first_order_date) AS first_date
+        FROM analytics.mv_customer_segments AS s
     ),
 
     selected AS (
