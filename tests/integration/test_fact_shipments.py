@@ -36,7 +36,17 @@ END = dt.date(2025, 10, 1)
 FACT = "fact_shipment_days"
 FACT_FILE = SQL_DIR / "facts" / f"{FACT}.sql"
 READERS = ("mv_courier_performance", "mv_delivery_performance", "mv_operations_summary")
-OBJECTS = {"fact_orders", FACT, "mv_pending_shipments", "vw_shipment_outcomes", *READERS}
+# The readers and everything they read (the day facts of orders: fact_sales_days for the delivery
+# performance's orders, fact_order_status_days for the operations summary's).
+OBJECTS = {
+    "fact_orders",
+    "fact_sales_days",
+    "fact_order_status_days",
+    FACT,
+    "mv_pending_shipments",
+    "vw_shipment_outcomes",
+    *READERS,
+}
 KEYS = [
     "order_date",
     "order_status",
