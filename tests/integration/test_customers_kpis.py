@@ -58,6 +58,7 @@ CUSTOMER_OBJECTS = [
     "mv_churn_risk",
     "mv_churn_risk_summary",
     "mv_customer_segments",
+    "mv_customer_reviews",
     "vw_customer_demographics",
     "vw_customer_geography",
     "vw_customer_value_summary",
@@ -1084,6 +1085,7 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
         for mv in (
             "mv_customer_cohort_activity",
             "mv_new_vs_returning_customers",
+            "mv_customer_reviews",
             "mv_customer_lifetime_value",
             "mv_customer_segments",
             "mv_customer_rfm",
@@ -1119,6 +1121,21 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
     # Rolled back: the MVs are as before.
     n = kpi_conn.execute("SELECT count(*) FROM analytics.mv_customer_lifetime_value").fetchone()[0]
     assert n == len(src.customers)
+
+
+def test_customer_reviews(kpi_conn, src):
+    """mv_customer_reviews against pandas: per customer, the reviews not dated after the reference
+    date (undated ones count), their number and mean rating."""
+    rv = src.reviews[
+        src.reviews["review_date"].isna() | (src.reviews["review_date"] <= src.ref_date)
+    ]
+    expected = rv.groupby("cust_id").agg(n=("review_id", "size"), avg=("rating", "mean"))
+    actual = view(kpi_conn, "mv_customer_reviews").set_index("cust_id").sort_index()
+    assert list(actual.index) == [int(i) for i in expected.index]
+    assert [int(v) for v in actual["reviews_given"]] == [int(v) for v in expected["n"]]
+    assert list(actual["avg_rating_given"]) == pytest.approx(list(expected["avg"]), abs=1e-9)
+    # A review dated after the reference date is in the source but not here.
+    assert (src.reviews["review_date"] > src.ref_date).any() or len(rv) == len(src.reviews)
 
 
 def test_customer_segments_count_every_customer_once(kpi_conn, src):
@@ -1632,12 +1649,24 @@ def test_fact_readers_equal_their_direct_definitions(kpi_conn):
 
 
 def _build_fact_and_readers(conn: psycopg.Connection) -> dict[str, str]:
-    from retailmart_dagster.assets.builder import SqlBuilder, topological_order
+    from retailmart_dagster.assets.builder import (
+        SqlBuilder,
+        analytics_dependencies,
+        topological_order,
+    )
     from retailmart_dagster.assets.sql_assets import _config_hook, load_sql_objects
 
     objects = load_sql_objects()
     builder = SqlBuilder(objects, post_hooks={"config": _config_hook})
-    wanted = {"fact_orders", *FACTS, *FACT_READERS}
+    # The facts, their readers and everything those read (from the lineage of the SQL itself).
+    deps = analytics_dependencies(objects)
+    wanted: set[str] = set()
+    todo = ["fact_orders", *FACTS, *FACT_READERS]
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo.extend(deps.get(name, ()))
     actions = {}
     for obj in topological_order(objects):
         if obj.group == "setup" or obj.name in wanted:

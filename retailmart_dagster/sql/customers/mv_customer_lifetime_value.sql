@@ -4,8 +4,9 @@
 -- config sales.excluded_order_statuses, dated on or before the reference date. Orders and refunds are
 -- read from analytics.fact_customer_summary (one row per buyer with those orders already counted
 -- and summed at order grain, their returns' refund_amount included, kept up to date incrementally:
--- no scan of every order, no join to sales.returns, no aggregation here); reviews are aggregated per
--- customer in their own CTE, and each source is joined only after aggregating (no fan-out).
+-- no scan of every order, no join to sales.returns, no aggregation here); reviews are read per
+-- customer from analytics.mv_customer_reviews (aggregated there once, beside the order facts), and
+-- each source is joined only after aggregating (no fan-out).
 -- Customers without sales orders are kept with status 'Never Purchased', tier 'No Purchase'
 -- and zero orders/revenue. A customer's location and demographics are those of customers.customers.
 -- Question: How much has each customer bought, how recently, and which value tier and status do they have?
@@ -85,17 +86,6 @@ age_lookup AS (
        AND a.age <= p.age_max_plausible
 ),
 
-reviews_by_customer AS (
-    SELECT
-        rv.cust_id,
-        count(*) AS reviews_given,
-        avg(rv.rating) AS avg_rating_given
-    FROM customers.reviews AS rv
-    CROSS JOIN params AS p
-    WHERE rv.review_date IS NULL OR rv.review_date <= p.ref_date
-    GROUP BY rv.cust_id
-),
-
 customer_base AS (
     SELECT
         c.cust_id,
@@ -121,7 +111,7 @@ customer_base AS (
     CROSS JOIN params AS p
     LEFT JOIN analytics.fact_customer_summary AS o ON o.cust_id = c.cust_id
     LEFT JOIN customers.loyalty_points AS lp ON lp.cust_id = c.cust_id
-    LEFT JOIN reviews_by_customer AS rv ON rv.cust_id = c.cust_id
+    LEFT JOIN analytics.mv_customer_reviews AS rv ON rv.cust_id = c.cust_id
 )
 
 SELECT
