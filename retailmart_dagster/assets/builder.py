@@ -651,7 +651,9 @@ class SqlBuilder:
                     )
                     action = "refresh_concurrently" if how else "refresh"
             elif exists and same and obj.kind == FACT_TABLE:
+                changes = self._changed_rows(conn, obj)
                 conn.execute(obj.load_sql)
+                self._analyze_if_stale(conn, obj, changes)
                 action = "incremental_load"
             elif exists and same:
                 action = "unchanged"
@@ -718,19 +720,67 @@ class SqlBuilder:
             raise
 
     def _vacuum(self, conn: psycopg.Connection, obj: SqlObject) -> None:
-        """VACUUM a fact table after its first load, outside the build's transaction (VACUUM cannot
-        run in one): it sets the table's visibility map, so the index-only scans planned on it
-        (fact_orders' key carries order_date for the payment and shipment facts) work from the next
-        build on instead of after autovacuum, and sets every row's hint bits once. At scale 10 about
-        0.3 s for fact_orders. Skipped when the connection is inside a caller's transaction."""
+        """VACUUM (ANALYZE) a fact table after its first load, outside the build's transaction
+        (VACUUM cannot run in one): it sets the table's visibility map, so the index-only scans
+        planned on it (fact_orders' key carries order_date for the payment and shipment facts) work
+        from the next build on instead of after autovacuum, sets every row's hint bits once, and
+        gives the planner the table's statistics before the objects that read it are built. Without
+        them the first builds on a new fact planned on default estimates, or on whatever autovacuum
+        had analyzed meanwhile: mv_campaign_performance took 1.6 s instead of 0.29 s at scale 10
+        (a merge join along the whole customer index of fact_orders). At scale 10 about 0.5 s for
+        fact_orders. Skipped when the connection is inside a caller's transaction (then ANALYZE
+        alone, in it)."""
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute(sql.SQL("ANALYZE {}").format(self._ident(obj)))
             return
         autocommit = conn.autocommit
         conn.autocommit = True
         try:
-            conn.execute(sql.SQL("VACUUM {}").format(self._ident(obj)))
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(self._ident(obj)))
         finally:
             conn.autocommit = autocommit
+
+    @staticmethod
+    def _changed_rows(conn: psycopg.Connection, obj: SqlObject) -> int:
+        """The rows this backend inserted, updated and deleted in obj and has not reported to the
+        statistics system yet: the current transaction's and, for up to a second, earlier ones'
+        (so only the difference of two readings is one load's)."""
+        row = conn.execute(
+            "SELECT pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)"
+            " + pg_stat_get_xact_tuples_deleted(c.oid)"
+            " FROM pg_catalog.pg_class AS c WHERE c.oid = to_regclass(%s)",
+            (obj.qualified_name,),
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _analyze_if_stale(self, conn: psycopg.Connection, obj: SqlObject, before: int) -> bool:
+        """ANALYZE fact table obj after an incremental load, in the load's transaction, when the
+        rows the load inserted, updated and deleted (:meth:`_changed_rows` now less ``before``,
+        read before the load) exceed the share at which autovacuum would analyze the table (the
+        server's autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x the rows of its
+        last statistics), or when it has no statistics: the objects built on it next then plan on
+        its statistics instead of waiting for autovacuum (a config change that reloads every day,
+        a reload after a bulk edit). A daily refresh changes a few percent of a fact and costs
+        nothing here. Returns whether it analyzed."""
+        changed = self._changed_rows(conn, obj) - before
+        stale = conn.execute(
+            """
+            SELECT NOT EXISTS (
+                       SELECT 1 FROM pg_catalog.pg_stats AS s
+                        WHERE s.schemaname = n.nspname AND s.tablename = c.relname)
+                   OR %s > current_setting('autovacuum_analyze_threshold')::float8
+                           + current_setting('autovacuum_analyze_scale_factor')::float8
+                             * greatest(c.reltuples, 0)
+              FROM pg_catalog.pg_class AS c
+              JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+             WHERE c.oid = to_regclass(%s)
+            """,
+            (changed, obj.qualified_name),
+        ).fetchone()
+        if not stale or not stale[0]:
+            return False
+        conn.execute(sql.SQL("ANALYZE {}").format(self._ident(obj)))
+        return True
 
     def _audit(
         self,

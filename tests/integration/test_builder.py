@@ -216,3 +216,81 @@ def test_upgrade_where_a_dependent_changed_to_need_a_new_object(
         ]
         assert columns == ["k", "n", "total"]
         assert conn.execute("SELECT count(*) FROM analytics.vw_top").fetchone()[0] == 0
+
+
+FACT = (
+    "-- Copy of base_src, reloaded whole.\n"
+    "CREATE TABLE analytics.fact_copy (k int NOT NULL, v numeric);\n"
+    "DELETE FROM analytics.fact_copy;\n"
+    "INSERT INTO analytics.fact_copy SELECT b.k, b.v FROM analytics.base_src AS b;\n"
+)
+
+
+def _stats_rows(conn: psycopg.Connection) -> int:
+    return conn.execute(
+        "SELECT count(*) FROM pg_stats WHERE schemaname = 'analytics' AND tablename = 'fact_copy'"
+    ).fetchone()[0]
+
+
+def test_fact_tables_are_analyzed_when_loaded_or_changed_beyond_autovacuums_share(
+    tmp_path: Path,
+    new_database,  # noqa: ANN001
+) -> None:
+    """A fact gets its statistics with its first load (VACUUM (ANALYZE)), and again after a load
+    that changed more rows than autovacuum's analyze threshold (with that share of the table), so
+    the objects built on it next never plan on default estimates; a small change keeps them."""
+    url = new_database("builder_analyze")
+    with psycopg.connect(url) as conn:
+        objs = _objects(tmp_path, {"t/base_src.sql": BASE, "facts/fact_copy.sql": FACT})
+        fact = next(o for o in objs if o.name == "fact_copy")
+        assert fact.kind == "fact_table"
+        builder = SqlBuilder(objs)
+        for o in objs[:-1]:
+            builder.build(conn, o, run_id="test")
+        conn.execute(
+            "INSERT INTO analytics.base_src SELECT g, g FROM generate_series(1, 2000) AS g"
+        )
+        conn.commit()
+        assert builder.build(conn, fact, run_id="test").action == "create"
+        assert _stats_rows(conn) == 2
+        conn.commit()
+
+        def load() -> tuple[bool, float]:
+            """One incremental load's statements, then whether it analyzed and reltuples after."""
+            with conn.transaction():
+                before = builder._changed_rows(conn, fact)
+                conn.execute(fact.load_sql)
+                analyzed = builder._analyze_if_stale(conn, fact, before)
+                tuples = conn.execute(
+                    "SELECT reltuples FROM pg_class WHERE oid = 'analytics.fact_copy'::regclass"
+                ).fetchone()[0]
+            return analyzed, tuples
+
+        # A reload of every row (2000 deleted + 2000 inserted) is far above the threshold.
+        conn.execute(
+            "INSERT INTO analytics.base_src SELECT g, g FROM generate_series(2001, 3000) g"
+        )
+        conn.commit()
+        assert load() == (True, 3000)
+        # The statistics are the new rows' (the max of v moved from 2000 to 3000).
+        assert (
+            conn.execute(
+                "SELECT max(x::text::numeric) FROM pg_stats, unnest(histogram_bounds::text::text[]) x"
+                " WHERE schemaname = 'analytics' AND tablename = 'fact_copy' AND attname = 'v'"
+            ).fetchone()[0]
+            == 3000
+        )
+
+        # A change below the threshold (the server's: 50 rows + 10 % of 3000) leaves them alone.
+        with conn.transaction():
+            before = builder._changed_rows(conn, fact)
+            conn.execute("UPDATE analytics.fact_copy SET v = v WHERE k = 1")
+            assert builder._analyze_if_stale(conn, fact, before) is False
+        # Without statistics (dropped with the table's rows by a hand-made copy): analyzed.
+        with conn.transaction():
+            conn.execute("CREATE TABLE analytics.tmp_copy AS SELECT * FROM analytics.fact_copy")
+            conn.execute("DROP TABLE analytics.fact_copy")
+            conn.execute("ALTER TABLE analytics.tmp_copy RENAME TO fact_copy")
+            assert _stats_rows(conn) == 0
+            assert builder._analyze_if_stale(conn, fact, builder._changed_rows(conn, fact)) is True
+            assert _stats_rows(conn) == 2

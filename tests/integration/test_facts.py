@@ -145,6 +145,28 @@ def test_incremental_load_reloads_changed_days_only_and_equals_full_build(new_da
             " WHERE relid = 'analytics.fact_orders'::regclass"
         ).fetchone()[0]
         assert vacuumed is not None
+        # ... and analyzed with it, so the objects built on it next plan on its statistics.
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM pg_stats WHERE schemaname = 'analytics'"
+                " AND tablename = 'fact_orders'"
+            ).fetchone()[0]
+            > 0
+        )
+        # The first load records the line boundary of the loaded orders (not the smallest integer)
+        # with the print of the source's lines below it, so the next load hashes only new lines.
+        recent_days = int(
+            conn.execute("SELECT analytics.fn_config_int('facts.line_recent_days')").fetchone()[0]
+        )
+        expected_boundary = conn.execute(
+            "SELECT min(order_id) FROM sales.orders"
+            " WHERE order_date > (SELECT max(order_date) FROM sales.orders) - %s",
+            (recent_days,),
+        ).fetchone()[0]
+        recorded = _whole_record(conn, "fact_orders")[0].split("/")
+        assert int(recorded[4]) == expected_boundary > -2147483648
+        assert int(recorded[5]) > 0  # lines below it
+        assert _whole_record(conn, "fact_orders") == _whole_orders_now(conn)
         conn.commit()
         reload_days = int(
             conn.execute("SELECT analytics.fn_config_int('facts.reload_days')").fetchone()[0]
