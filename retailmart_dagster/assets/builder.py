@@ -442,13 +442,17 @@ class SqlBuilder:
             return None
         swap_name = self._suffixed(obj.name, SWAP_SUFFIX)
         with conn.transaction():  # a savepoint: when the swap gives up, the next version vanishes
-            for statement in statements:
+            # The CREATE ... AS reports the rows it wrote ("SELECT n"): no count(*) of the new
+            # version (at scale 10, 40-55 ms each for the customer views on the daily chain).
+            count = conn.execute(statements[0]).rowcount
+            for statement in statements[1:]:
                 conn.execute(statement)
-            count = conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(
-                    sql.Identifier(ANALYTICS_SCHEMA, swap_name)
-                )
-            ).fetchone()[0]
+            if count is None or count < 0:
+                count = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}").format(
+                        sql.Identifier(ANALYTICS_SCHEMA, swap_name)
+                    )
+                ).fetchone()[0]
             self._copy_ownership(conn, obj, swap_name)
             self._ddl_lock(conn)
             dependents = self._dependents(conn, oid)

@@ -3,9 +3,12 @@
 -- - an alert that is still true: its open row is updated (last seen, times seen, severity, text);
 -- - an alert that is true and has no open row: a new open row (first seen = last seen = now);
 -- - an open row whose alert is no longer true: resolved (resolved at = now), never deleted.
--- All three run in ONE statement, so they see the same snapshot. The advisory lock makes concurrent
--- syncs wait for each other (two runs never open the same alert twice). The Dagster run id comes from
--- the setting retailmart.run_id (set by the asset for the transaction).
+-- All three run in ONE statement, so they see the same snapshot, and from ONE pairing of the open rows
+-- with the alerts true now (a full join; at scale 10, 82 k open alerts: 1.06-1.21 -> 0.97-0.98 s for
+-- the statement, instead of a join for the updates and an anti-join each for the resolved and the
+-- opened rows). The advisory lock makes concurrent syncs wait for each other (two runs never open
+-- the same alert twice). The Dagster run id comes from the setting retailmart.run_id (set by the
+-- asset for the transaction).
 SELECT pg_advisory_xact_lock(hashtext('retailmart:alert_history'));
 
 WITH params AS MATERIALIZED (
@@ -29,6 +32,20 @@ current_alerts AS MATERIALIZED (
     ORDER BY a.alert_type, a.alert_key, a.severity_order, a.urgency DESC NULLS LAST
 ),
 
+-- Every open row and every alert true now, paired by (alert_type, alert_key) in ONE pass: a pair
+-- stays open, an open row alone is resolved, an alert alone opens a row.
+paired AS MATERIALIZED (
+    SELECT
+        h.alert_id,
+        c.*
+    FROM current_alerts AS c
+    FULL JOIN (
+        SELECT o.alert_id, o.alert_type, o.alert_key
+        FROM analytics.alert_history AS o
+        WHERE o.state = 'open'
+    ) AS h ON h.alert_type = c.alert_type AND h.alert_key = c.alert_key
+),
+
 still_open AS (
     UPDATE analytics.alert_history AS h
     SET
@@ -42,11 +59,10 @@ still_open AS (
         threshold_value = c.threshold_value,
         urgency = c.urgency,
         last_run_id = p.run_id
-    FROM current_alerts AS c
+    FROM paired AS c
     CROSS JOIN params AS p
-    WHERE h.state = 'open'
-      AND h.alert_type = c.alert_type
-      AND h.alert_key = c.alert_key
+    WHERE h.alert_id = c.alert_id
+      AND c.alert_type IS NOT NULL
     RETURNING h.alert_id
 ),
 
@@ -57,14 +73,10 @@ resolved AS (
         resolved_at = p.seen_at,
         resolved_reference_date = p.ref_date,
         last_run_id = p.run_id
-    FROM params AS p
-    WHERE h.state = 'open'
-      AND NOT EXISTS (
-          SELECT 1
-          FROM current_alerts AS c
-          WHERE c.alert_type = h.alert_type
-            AND c.alert_key = h.alert_key
-      )
+    FROM paired AS c
+    CROSS JOIN params AS p
+    WHERE h.alert_id = c.alert_id
+      AND c.alert_type IS NULL
     RETURNING h.alert_id
 ),
 
@@ -91,15 +103,9 @@ opened AS (
         1,
         p.run_id,
         p.run_id
-    FROM current_alerts AS c
+    FROM paired AS c
     CROSS JOIN params AS p
-    WHERE NOT EXISTS (
-        SELECT 1
-        FROM analytics.alert_history AS h
-        WHERE h.state = 'open'
-          AND h.alert_type = c.alert_type
-          AND h.alert_key = c.alert_key
-    )
+    WHERE c.alert_id IS NULL
     ORDER BY c.alert_type, c.alert_key
     RETURNING alert_id, severity
 )
