@@ -170,6 +170,31 @@ def refresh_daily_sales(conn: psycopg.Connection) -> None:
 
 
 # ------------------------------------------------------------------------- critical inventory
+def test_critical_inventory_reads_the_top_products_stock_along_an_index(
+    alerts_db: AlertsDb,
+) -> None:
+    """Setup indexes products.inventory (prod_id) (source_indexes.sql): the alert reads the stock of
+    the few top products instead of every inventory row (three readers per build). The plan is
+    asked with the planner's hash joins and sequential scans of inventory made unattractive only
+    by the index being there: without it a sequential scan is the only way."""
+    with crafted(alerts_db.url) as conn:
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = 'products'"
+                " AND tablename = 'inventory' AND indexname = 'ix_rm_inventory_prod_id'"
+            ).fetchone()[0]
+            == 1
+        )
+        conn.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN SELECT * FROM analytics.vw_alert_critical_inventory"
+            ).fetchall()
+        )
+        assert "ix_rm_inventory_prod_id" in plan, plan
+
+
 def test_critical_inventory(alerts_db: AlertsDb) -> None:
     top_n = CFG["alerts.inventory_top_products"]
     level = CFG["alerts.critical_stock_level"]
