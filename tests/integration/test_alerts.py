@@ -173,10 +173,9 @@ def refresh_daily_sales(conn: psycopg.Connection) -> None:
 def test_critical_inventory_reads_the_top_products_stock_along_an_index(
     alerts_db: AlertsDb,
 ) -> None:
-    """Setup indexes products.inventory (prod_id) (source_indexes.sql): the alert reads the stock of
-    the few top products instead of every inventory row (three readers per build). The plan is
-    asked with the planner's hash joins and sequential scans of inventory made unattractive only
-    by the index being there: without it a sequential scan is the only way."""
+    """Setup creates the index products.inventory (prod_id) (source_indexes.sql), and the alert's
+    query can read the stock of the few top products along it instead of every inventory row
+    (with sequential scans discouraged, the index is the other way: without it there is none)."""
     with crafted(alerts_db.url) as conn:
         assert (
             conn.execute(
