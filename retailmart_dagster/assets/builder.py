@@ -578,9 +578,26 @@ class SqlBuilder:
 
     @classmethod
     def _drop_retired(cls, conn: psycopg.Connection) -> list[str]:
-        """Drop the retired versions (see :meth:`_swap_refresh`) that nothing reads any more."""
+        """Drop the retired versions (see :meth:`_swap_refresh`) that nothing reads any more, again
+        and again while a drop frees another: a retired version may be read only by another retired
+        one (mv_customer_reviews' by mv_customer_lifetime_value's), and left behind by one pass it
+        outlived the run, so the next run's swap of that view could not retire its version again
+        and fell back to a concurrent refresh (mv_customer_reviews at scale 10: 2.0 s instead of
+        0.2-0.5 s in every daily refresh after the first)."""
         cls._ddl_lock(conn)
-        names = [
+        dropped: list[str] = []
+        while True:
+            names = cls._unread_retired(conn)
+            if not names:
+                return dropped
+            for name in names:
+                cls._drop_matview(conn, name)
+            dropped.extend(names)
+
+    @staticmethod
+    def _unread_retired(conn: psycopg.Connection) -> list[str]:
+        """The retired versions that no other object reads."""
+        return [
             r[0]
             for r in conn.execute(
                 """
@@ -599,9 +616,6 @@ class SqlBuilder:
                 (ANALYTICS_SCHEMA, len(RETIRED_SUFFIX), RETIRED_SUFFIX),
             )
         ]
-        for name in names:
-            cls._drop_matview(conn, name)
-        return names
 
     @staticmethod
     def _forget_partitions(conn: psycopg.Connection, fact: str) -> None:

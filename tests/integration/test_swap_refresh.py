@@ -329,3 +329,54 @@ def test_two_swaps_at_once_both_swap_and_re_point_a_shared_view(
             (2, 21.0 + round_, 42.0 + 2 * round_),
         ]
         assert retired == 0
+
+
+MV_GRAND_ALSO = (
+    "-- Grand total and the sum of the largest key's total.\n"
+    "CREATE MATERIALIZED VIEW analytics.mv_grand AS\n"
+    "SELECT 1 AS id, sum(m.total) AS total FROM analytics.mv_sum AS m;\n"
+    "CREATE UNIQUE INDEX ux_mv_grand ON analytics.mv_grand (id);\n"
+)
+MV_TOP = (
+    "-- Reads both: the grand total's share of the largest key.\n"
+    "CREATE MATERIALIZED VIEW analytics.mv_share AS\n"
+    "SELECT g.id, max(m.total) / g.total AS share\n"
+    "FROM analytics.mv_grand AS g CROSS JOIN analytics.mv_sum AS m GROUP BY g.id, g.total;\n"
+    "CREATE UNIQUE INDEX ux_mv_share ON analytics.mv_share (id);\n"
+)
+
+
+def test_retired_versions_read_only_by_retired_ones_go_within_the_run(
+    tmp_path: Path,
+    new_database,  # noqa: ANN001
+) -> None:
+    """mv_sum <- mv_grand <- mv_share (which reads mv_sum too): refreshed in order, each swap
+    retires the version its readers still read, and once the last reader is rebuilt every retired
+    version goes, including one that only another retired version read. Left behind, it made the
+    next run's swap of mv_sum fall back to a concurrent refresh."""
+    url = new_database("swap_chain")
+    builder, objs = _built(
+        tmp_path,
+        url,
+        {
+            "t/base_rows.sql": BASE,
+            "t/mv_sum.sql": MV,
+            "t/mv_grand.sql": MV_GRAND_ALSO,
+            "t/mv_share.sql": MV_TOP,
+        },
+    )
+    with psycopg.connect(url) as conn:
+        for run in ("second", "third"):
+            conn.execute("UPDATE analytics.base_rows SET v = v + 1")
+            conn.commit()
+            actions = {
+                name: builder.build(conn, objs[name], run_id=run).action
+                for name in ("mv_sum", "mv_grand", "mv_share")
+            }
+            conn.commit()
+            assert actions == {"mv_sum": "swap", "mv_grand": "swap", "mv_share": "swap"}, run
+            assert (
+                _one(conn, "SELECT count(*) FROM pg_class WHERE relname LIKE '%%\\_\\_retired'")
+                == 0
+            )
+        assert _one(conn, "SELECT total FROM analytics.mv_grand") == 34
