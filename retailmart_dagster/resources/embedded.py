@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 HOME_ENV = "RETAILMART_HOME"
 BINDIR_ENV = "RETAILMART_PG_BINDIR"
@@ -41,6 +42,11 @@ DATABASES = ("retailmart", "dagster")
 
 # Server settings for analytics on a small machine (2 cores, 24 GB): larger buffers and work memory
 # than PostgreSQL's defaults, parallel query on, no unix socket (paths may exceed the socket limit).
+# deadlock_timeout is also how long a statement that needs a lock an autovacuum worker holds waits
+# before the worker is cancelled: every refresh swaps in new materialized views and drops the
+# retired ones, which autovacuum is often still vacuuming when runs follow each other closely (a
+# drop of mv_customer_lifetime_value's retired version waited the default 1 s in a daily refresh
+# at scale 10); 100 ms keeps that wait short at the cost of earlier (cheap) deadlock checks.
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "unix_socket_directories": "''",
@@ -56,6 +62,7 @@ SERVER_SETTINGS = {
     "max_wal_senders": "0",
     "max_wal_size": "'4GB'",
     "checkpoint_timeout": "'15min'",
+    "deadlock_timeout": "'100ms'",
     "jit": "off",
     "log_min_messages": "warning",
     "timezone": "'UTC'",
@@ -375,6 +382,7 @@ class EmbeddedPostgres:
                 Path(state.runtime_dir),
             )
             self._wait_ready(state)
+            self._apply_reloadable_settings()
             self._ensure_databases()
             return state
 
@@ -390,6 +398,30 @@ class EmbeddedPostgres:
                         f"Server did not accept connections within {timeout}s; see {state.log_file}"
                     ) from exc
                 time.sleep(0.2)
+
+    def _apply_reloadable_settings(self) -> None:
+        """Bring a server set up by an earlier version to SERVER_SETTINGS where no restart is
+        needed: initdb writes them into postgresql.conf once, so a setting added later (such as
+        deadlock_timeout) is set here with ALTER SYSTEM and a reload. Settings that need a restart
+        (shared_buffers, wal_level, ...) keep the value the server was set up with."""
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            changed = False
+            for name, value in SERVER_SETTINGS.items():
+                wanted = value.strip("'")
+                row = conn.execute(
+                    "SELECT context IN ('sighup', 'superuser', 'user'),"
+                    " current_setting(name) <> %s FROM pg_settings WHERE name = %s",
+                    (wanted, name),
+                ).fetchone()
+                if row and row[0] and row[1]:
+                    conn.execute(
+                        sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                            sql.Identifier(name), sql.Literal(wanted)
+                        )
+                    )
+                    changed = True
+            if changed:
+                conn.execute("SELECT pg_reload_conf()")
 
     def _ensure_databases(self) -> None:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:

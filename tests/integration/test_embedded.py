@@ -71,3 +71,16 @@ def test_start_reuse_stop_leaves_no_process(tmp_path_factory: pytest.TempPathFac
 def test_url_before_start_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EmbeddedServerError, match="retailmart db start"):
         EmbeddedPostgres(tmp_path / "never").url()
+
+
+def test_the_servers_settings_are_the_platforms(pg_admin_url: str) -> None:
+    """The embedded server (this suite's own) runs with SERVER_SETTINGS, e.g. the short
+    deadlock_timeout after which an autovacuum worker blocking a swap's drop is cancelled."""
+    import psycopg
+
+    from retailmart_dagster.resources.embedded import SERVER_SETTINGS
+
+    with psycopg.connect(pg_admin_url) as conn:
+        for name in ("deadlock_timeout", "wal_level", "synchronous_commit", "work_mem"):
+            shown = conn.execute(f"SHOW {name}").fetchone()[0]
+            assert shown == SERVER_SETTINGS[name].strip("'"), name
