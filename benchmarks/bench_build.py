@@ -289,9 +289,15 @@ def longest_chain(
 
 
 class ServerMemory:
-    """Peak proportional set size of the server's processes, sampled in a background thread."""
+    """Peak proportional set size of the server's processes, sampled in a background thread.
 
-    def __init__(self, server: EmbeddedPostgres, every: float = 0.2) -> None:
+    Once a second: a sample reads every server process's smaps_rollup, which costs the kernel a
+    walk of each process's page tables (1 GB of shared buffers mapped): 24 ms with 13 processes,
+    more with the runs' connections and parallel workers. Sampled every 0.2 s, as before stop 21,
+    the benchmark's own sampler took an eighth of a core or more beside the runs it timed (the
+    daily refresh's process CPU: 6.6 s in the benchmark against 3.2 s alone)."""
+
+    def __init__(self, server: EmbeddedPostgres, every: float = 1.0) -> None:
         self.pid = str(server.status().get("pid"))
         self.every = every
         self.peak_kib = 0
