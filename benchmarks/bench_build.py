@@ -25,7 +25,10 @@ With steps at once, step times overlap: the "slowest steps" and "by layer" lists
 the dependency each step waited for longest, with the time each step waited for a free slot. The
 daily refresh's sum of step times over the steps at once is how long it would take with no slot ever
 idle; the CPU time of this Python process during it is what Dagster and the executor take from the
-cores the server shares with them.
+cores the server shares with them. The machine's CPU (from /proc/stat: busy seconds over seconds x
+cores) during the daily refresh and the full build after it shows how close each run is to its
+throughput bound, and how much of the busy time is this Python process and how much the server: a
+run that keeps the cores busy gets faster only with less work, not with another order of its steps.
 
 Prints one table per scale; measures, never asserts. Peak memory: the server's processes (sum of
 proportional set sizes, sampled every 0.2 s) and this Python process (ru_maxrss).
@@ -190,12 +193,58 @@ def make_instance(kind: str, server: EmbeddedPostgres, tag: str):  # noqa: ANN20
     return DagsterInstance.from_config(str(home))
 
 
+class MachineCpu(NamedTuple):
+    """CPU seconds of the whole machine over an interval, all cores: busy (every process: the
+    server, this Python process, anything else) and idle (idle and waiting for I/O)."""
+
+    busy: float
+    idle: float
+
+    @property
+    def capacity(self) -> float:
+        return self.busy + self.idle
+
+    def __sub__(self, earlier: MachineCpu) -> MachineCpu:
+        return MachineCpu(self.busy - earlier.busy, self.idle - earlier.idle)
+
+
+def machine_cpu(stat: str | None = None) -> MachineCpu | None:
+    """The machine's CPU seconds since boot from the first line of /proc/stat (user, nice, system,
+    idle, iowait, irq, softirq, steal; guest time is already in user); None where there is none."""
+    if stat is None:
+        try:
+            stat = Path("/proc/stat").read_text()
+        except OSError:
+            return None
+    fields = stat.splitlines()[0].split()
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    ticks = [int(v) for v in fields[1:9]]
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    idle = ticks[3] + ticks[4]
+    return MachineCpu((sum(ticks) - idle) / hz, idle / hz)
+
+
 class DagsterRun(NamedTuple):
     total: float  # the run, seconds
     per: dict[str, float]  # step -> step time
     spans: dict[str, tuple[float, float]]  # step -> (start, end) timestamps
     deps: dict[str, set[str]]  # step -> the steps it waits for (only when asked: with_deps)
     cpu: float  # CPU seconds of this Python process (Dagster and the executor) during the run
+    machine: MachineCpu | None = None  # the whole machine's CPU during the run (Linux only)
+
+
+def cpu_use(run: DagsterRun) -> str:
+    """A run's machine CPU: busy seconds of the capacity (seconds x cores), and how much of it
+    was this Python process (Dagster and the executor) and the rest (the PostgreSQL server)."""
+    if run.machine is None:
+        return "n/a (no /proc/stat)"
+    m = run.machine
+    share = m.busy / m.capacity if m.capacity > 0 else 0.0
+    return (
+        f"{m.busy:8.2f} s busy of {m.capacity:.2f} s ({share:.0%}): "
+        f"Python {run.cpu:.2f} s, server and the rest {m.busy - run.cpu:.2f} s"
+    )
 
 
 def dagster_build(
@@ -215,11 +264,18 @@ def dagster_build(
         database_url=url, dashboard_dir=str(out_dir), quality_clock=clock.isoformat()
     )
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
+    machine_started = machine_cpu()
     started, cpu_started = time.perf_counter(), time.process_time()
     result = run_job(
         job, instance=instance, raise_on_error=False, run_config=QUIET, max_concurrent=at_once
     )
     total, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    machine_ended = machine_cpu()
+    machine = (
+        machine_ended - machine_started
+        if machine_started is not None and machine_ended is not None
+        else None
+    )
     if not result.success:
         failures = [e.step_key for e in result.all_events if e.is_step_failure]
         raise SystemExit(f"Dagster build failed: {failures}")
@@ -234,7 +290,7 @@ def dagster_build(
         elif dagster_event.event_type_value == "STEP_SUCCESS":
             spans[event.step_key] = (starts.get(event.step_key, event.timestamp), event.timestamp)
     per = {step: end - start for step, (start, end) in spans.items()}
-    return DagsterRun(total, per, spans, step_dependencies(job) if with_deps else {}, cpu)
+    return DagsterRun(total, per, spans, step_dependencies(job) if with_deps else {}, cpu, machine)
 
 
 def throughput_bound(per: dict[str, float], at_once: int) -> str:
@@ -477,12 +533,20 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str) -> None:
         )
         row("daily refresh: sum of step times", throughput_bound(daily_per, at_once))
         row("daily refresh: CPU of this Python process", f"{daily.cpu:8.2f} s")
+        row("daily refresh: machine CPU", cpu_use(daily))
         with psycopg.connect(url, autocommit=True) as conn:
             after_refresh = kpi_snapshot(conn)
         _drop_analytics(url)
-        rebuild_total = dagster_build(url, Path(tmp) / "rebuild", instance, appended.day).total
+        rebuild = dagster_build(url, Path(tmp) / "rebuild", instance, appended.day)
+        rebuild_total = rebuild.total
         row(f"Dagster {at_once} steps at once, full build (same data)", f"{rebuild_total:8.2f} s")
+        row("full build (same data): machine CPU", cpu_use(rebuild))
         row("daily refresh / full build", f"{daily_total / rebuild_total:8.1%}")
+        if daily.machine is not None and rebuild.machine is not None:
+            row(
+                "daily refresh / full build, machine CPU busy",
+                f"{daily.machine.busy / max(rebuild.machine.busy, 1e-9):8.1%}",
+            )
         with psycopg.connect(url, autocommit=True) as conn:
             differences = snapshot_differences(after_refresh, kpi_snapshot(conn))
         row(
