@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -156,6 +157,40 @@ def downstream(objects: Sequence[SqlObject], root: SqlObject) -> list[SqlObject]
             result.append(o)
             affected |= o.creates
     return result
+
+
+def _suffixed(name: str, suffix: str) -> str:
+    return name[: _MAX_IDENTIFIER - len(suffix)] + suffix
+
+
+@functools.lru_cache(maxsize=256)
+def _swap_plan(name: str, text_sql: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The swap statements of SqlBuilder._swap_statements for a view's file, parsed once per
+    process (pglast's parse and deparse of a view's file cost a few ms of the step's CPU, every
+    run, while holding the GIL the other running steps' threads need)."""
+    statements = pglast.parse_sql(text_sql)
+    first = statements[0].stmt
+    if not isinstance(first, ast.CreateTableAsStmt) or not all(
+        isinstance(r.stmt, ast.IndexStmt) and r.stmt.idxname for r in statements[1:]
+    ):
+        return None
+    rel = first.into.rel
+    written = re.compile(rf"{ANALYTICS_SCHEMA}\s*\.\s*{re.escape(name)}\b")
+    match = written.match(text_sql, rel.location)
+    if match is None:
+        return None
+    begin = statements[0].stmt_location
+    text = text_sql[begin : begin + statements[0].stmt_len]
+    swap = f"{ANALYTICS_SCHEMA}.{_suffixed(name, SWAP_SUFFIX)}"
+    result = [text[: rel.location - begin] + swap + text[match.end() - begin :]]
+    indexes = []
+    for raw in statements[1:]:
+        index = raw.stmt
+        indexes.append(index.idxname)
+        index.relation.relname = _suffixed(name, SWAP_SUFFIX)
+        index.idxname = _suffixed(index.idxname, SWAP_SUFFIX)
+        result.append(RawStream()(index))
+    return tuple(result), tuple(indexes)
 
 
 class SqlBuilder:
@@ -317,36 +352,15 @@ class SqlBuilder:
     # ------------------------------------------------------------------- swap
     @staticmethod
     def _suffixed(name: str, suffix: str) -> str:
-        return name[: _MAX_IDENTIFIER - len(suffix)] + suffix
+        return _suffixed(name, suffix)
 
     def _swap_statements(self, obj: SqlObject) -> tuple[list[str], list[str]] | None:
         """obj's SQL rewritten to build its next version under the swap name: the CREATE
         MATERIALIZED VIEW statement as written (only the name changed) and its indexes under swap
         names; and the indexes' own names. None when the file holds anything else, or names the
         view in an unusual spelling."""
-        statements = pglast.parse_sql(obj.sql)
-        first = statements[0].stmt
-        if not isinstance(first, ast.CreateTableAsStmt) or not all(
-            isinstance(r.stmt, ast.IndexStmt) and r.stmt.idxname for r in statements[1:]
-        ):
-            return None
-        rel = first.into.rel
-        written = re.compile(rf"{ANALYTICS_SCHEMA}\s*\.\s*{re.escape(obj.name)}\b")
-        match = written.match(obj.sql, rel.location)
-        if match is None:
-            return None
-        begin = statements[0].stmt_location
-        text = obj.sql[begin : begin + statements[0].stmt_len]
-        swap = f"{ANALYTICS_SCHEMA}.{self._suffixed(obj.name, SWAP_SUFFIX)}"
-        result = [text[: rel.location - begin] + swap + text[match.end() - begin :]]
-        indexes = []
-        for raw in statements[1:]:
-            index = raw.stmt
-            indexes.append(index.idxname)
-            index.relation.relname = self._suffixed(obj.name, SWAP_SUFFIX)
-            index.idxname = self._suffixed(index.idxname, SWAP_SUFFIX)
-            result.append(RawStream()(index))
-        return result, indexes
+        planned = _swap_plan(obj.name, obj.sql)
+        return None if planned is None else (list(planned[0]), list(planned[1]))
 
     @staticmethod
     def _dependents(conn: psycopg.Connection, oid: int) -> list[tuple[str, str, str | None]]:
