@@ -298,8 +298,11 @@ MUTATIONS: dict[str, tuple[list[str], int]] = {
         [
             f"UPDATE {ORDERS} SET cust_id = 999999 WHERE order_id = {one(ORDERS, 'order_id')}",
             f"UPDATE {ORDERS} SET store_id = 999999 WHERE order_id = {one(ORDERS, 'order_id', offset=1)}",
+            # both parents missing: one failing order, not two
+            f"UPDATE {ORDERS} SET cust_id = 999999, store_id = 999999"
+            f" WHERE order_id = {one(ORDERS, 'order_id', offset=2)}",
         ],
-        2,
+        3,
     ),
     "consistency_orphan_order_items": (
         [
