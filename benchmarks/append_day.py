@@ -273,6 +273,9 @@ SNAPSHOT_SKIP_GROUPS = ("setup",)
 # by design they differ between a database that saw earlier runs and a fresh one. The views they
 # are built from (vw_alerts, vw_data_quality_report, ...) are compared.
 SNAPSHOT_SKIP_OBJECTS = ("fn_export_alerts", "fn_export_quality")
+# Columns that identify a run's own record: a failing check's open issue (its id from a sequence,
+# the time it was detected). Whether a check has an open issue is compared instead.
+SNAPSHOT_RUN_COLUMNS = {"vw_data_quality_report": ("issue_id", "open_since")}
 
 
 def kpi_snapshot(conn: psycopg.Connection) -> dict[str, object]:
@@ -294,7 +297,19 @@ def kpi_snapshot(conn: psycopg.Connection) -> dict[str, object]:
             continue
         ident = sql.Identifier("analytics", obj.name)
         if obj.kind in (VIEW, MATERIALIZED_VIEW):
-            rows = conn.execute(sql.SQL("SELECT t::text FROM {} AS t").format(ident)).fetchall()
+            row = sql.SQL("t::text")
+            run_columns = SNAPSHOT_RUN_COLUMNS.get(obj.name, ())
+            if run_columns:
+                row = sql.SQL(
+                    "((to_jsonb(t) - {cols}) || jsonb_build_object('has_' || {first}, {ref} IS NOT NULL))::text"
+                ).format(
+                    cols=sql.SQL("ARRAY[{}]::text[]").format(
+                        sql.SQL(", ").join(map(sql.Literal, run_columns))
+                    ),
+                    first=sql.Literal(run_columns[0]),
+                    ref=sql.SQL("t.{}").format(sql.Identifier(run_columns[0])),
+                )
+            rows = conn.execute(sql.SQL("SELECT {} FROM {} AS t").format(row, ident)).fetchall()
             snapshot[obj.name] = sorted(r[0] for r in rows)
         elif obj.kind == FUNCTION and export_target(obj) is not None:
             snapshot[obj.name] = conn.execute(

@@ -145,3 +145,22 @@ def test_daily_refresh_equals_full_build(new_database, tmp_path: Path) -> None: 
         ):
             continue
         assert (tmp_path / "d2" / relative).read_bytes() == path.read_bytes(), relative
+
+    # A failing check's open issue is compared by whether there is one, not by its id or the time
+    # it was detected (a daily refresh and a full build open it in different runs).
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO analytics.data_quality_issues"
+            "       (check_name, dimension, severity, table_name, affected_count)"
+            " SELECT check_name, dimension, severity, table_name, 1"
+            "   FROM analytics.vw_data_quality_report ORDER BY check_name LIMIT 1"
+        )
+        opened = kpi_snapshot(conn)
+        conn.execute(
+            "UPDATE analytics.data_quality_issues"
+            "   SET issue_id = issue_id + 1000, detected_at = detected_at - interval '1 day'"
+            " WHERE status = 'open'"
+        )
+        moved = kpi_snapshot(conn)
+    assert snapshot_differences(after_rebuild, opened) == ["vw_data_quality_report"]
+    assert snapshot_differences(opened, moved) == []
