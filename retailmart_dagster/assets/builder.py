@@ -350,10 +350,6 @@ class SqlBuilder:
         )
 
     # ------------------------------------------------------------------- swap
-    @staticmethod
-    def _suffixed(name: str, suffix: str) -> str:
-        return _suffixed(name, suffix)
-
     def _swap_statements(self, obj: SqlObject) -> tuple[list[str], list[str]] | None:
         """obj's SQL rewritten to build its next version under the swap name: the CREATE
         MATERIALIZED VIEW statement as written (only the name changed) and its indexes under swap
@@ -454,7 +450,7 @@ class SqlBuilder:
             or any(kind == "other" for kind, _, _ in dependents)
         ):
             return None
-        swap_name = self._suffixed(obj.name, SWAP_SUFFIX)
+        swap_name = _suffixed(obj.name, SWAP_SUFFIX)
         with conn.transaction():  # a savepoint: when the swap gives up, the next version vanishes
             # The CREATE ... AS reports the rows it wrote ("SELECT n"): no count(*) of the new
             # version (at scale 10, 40-55 ms each for the customer views on the daily chain).
@@ -551,7 +547,7 @@ class SqlBuilder:
         conn.execute(
             "SELECT set_config('lock_timeout', %s, true)", (f"{self.swap_lock_timeout_ms}ms",)
         )
-        retired = self._suffixed(obj.name, RETIRED_SUFFIX)
+        retired = _suffixed(obj.name, RETIRED_SUFFIX)
         if self._has_table(conn, f"{ANALYTICS_SCHEMA}.{retired}"):
             # The retired version of an earlier swap whose reader was not rebuilt since.
             self._drop_matview(conn, retired)
@@ -565,12 +561,12 @@ class SqlBuilder:
             conn.execute(
                 sql.SQL("ALTER INDEX {} RENAME TO {}").format(
                     sql.Identifier(ANALYTICS_SCHEMA, index),
-                    sql.Identifier(self._suffixed(index, RETIRED_SUFFIX)),
+                    sql.Identifier(_suffixed(index, RETIRED_SUFFIX)),
                 )
             )
             conn.execute(
                 sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                    sql.Identifier(ANALYTICS_SCHEMA, self._suffixed(index, SWAP_SUFFIX)),
+                    sql.Identifier(ANALYTICS_SCHEMA, _suffixed(index, SWAP_SUFFIX)),
                     sql.Identifier(index),
                 )
             )

@@ -404,23 +404,24 @@ class EmbeddedPostgres:
         needed: initdb writes them into postgresql.conf once, so a setting added later (such as
         deadlock_timeout) is set here with ALTER SYSTEM and a reload. Settings that need a restart
         (shared_buffers, wal_level, ...) keep the value the server was set up with."""
+        wanted = {name: value.strip("'") for name, value in SERVER_SETTINGS.items()}
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            changed = False
-            for name, value in SERVER_SETTINGS.items():
-                wanted = value.strip("'")
-                row = conn.execute(
-                    "SELECT context IN ('sighup', 'superuser', 'user'),"
-                    " current_setting(name) <> %s FROM pg_settings WHERE name = %s",
-                    (wanted, name),
-                ).fetchone()
-                if row and row[0] and row[1]:
-                    conn.execute(
-                        sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                            sql.Identifier(name), sql.Literal(wanted)
-                        )
+            differing = [
+                (str(r[0]), wanted[str(r[0])])
+                for r in conn.execute(
+                    "SELECT s.name FROM pg_catalog.pg_settings AS s"
+                    " WHERE s.name = ANY(%s) AND s.context IN ('sighup', 'superuser', 'user')"
+                    "   AND current_setting(s.name) <> (%s::jsonb ->> s.name)",
+                    (list(wanted), json.dumps(wanted)),
+                )
+            ]
+            for name, value in differing:
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
                     )
-                    changed = True
-            if changed:
+                )
+            if differing:
                 conn.execute("SELECT pg_reload_conf()")
 
     def _ensure_databases(self) -> None:
