@@ -11,6 +11,7 @@ result; a failing new version leaves the old one in place.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -380,3 +381,75 @@ def test_retired_versions_read_only_by_retired_ones_go_within_the_run(
                 == 0
             )
         assert _one(conn, "SELECT total FROM analytics.mv_grand") == 34
+
+
+def test_a_swap_waits_out_deadlock_timeout_to_cancel_an_autovacuum_in_its_way(
+    tmp_path: Path,
+    new_database,  # noqa: ANN001
+    pg_admin_url: str,
+) -> None:
+    """An autovacuum worker that holds the current version gives way only to a lock request that
+    has waited deadlock_timeout; the swap's short waits alone never make it give way, so every
+    attempt failed while it kept the lock and the view was refreshed CONCURRENTLY instead."""
+    url = new_database("swap_autovacuum")
+    builder, objs = _built(
+        tmp_path, url, {"t/base_rows.sql": BASE, "t/mv_sum.sql": MV, "t/vw_top.sql": VIEW}
+    )
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "INSERT INTO analytics.base_rows SELECT g, g FROM generate_series(3, 20000) g"
+        )
+        with psycopg.connect(url) as conn:
+            assert builder.build(conn, objs["mv_sum"], run_id="r0").row_count == 20000
+        # The current version: vacuumed by autovacuum as soon as it looks (any insert counts) and
+        # as slowly as autovacuum goes (100 ms of sleep per page: about 9 s for its 90 pages).
+        admin.execute(
+            "ALTER MATERIALIZED VIEW analytics.mv_sum SET ("
+            " autovacuum_vacuum_insert_threshold = 1, autovacuum_vacuum_insert_scale_factor = 0,"
+            " autovacuum_analyze_threshold = 1000000000,"
+            " autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1)"
+        )
+        admin.execute("INSERT INTO analytics.base_rows VALUES (20001, 1)")
+        with psycopg.connect(pg_admin_url, autocommit=True) as server:
+            server.execute("ALTER SYSTEM SET autovacuum_naptime = '1s'")
+            server.execute("SELECT pg_reload_conf()")
+            try:
+                vacuuming = (
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE backend_type = 'autovacuum worker' AND datname = current_database()"
+                    " AND query LIKE '%%mv_sum%%'"
+                )
+                deadline = time.monotonic() + 60
+                while _one(admin, vacuuming) == 0:
+                    assert time.monotonic() < deadline, "autovacuum never started on mv_sum"
+                    time.sleep(0.1)
+                # Seen by a role that may not read other roles' activity (as the pipeline role):
+                # the attempts after the first wait past deadlock_timeout.
+                deadlock_ms = int(
+                    _one(admin, "SELECT setting FROM pg_settings WHERE name = 'deadlock_timeout'")
+                )
+                admin.execute(f"DROP ROLE IF EXISTS {READER_ROLE}")
+                admin.execute(f"CREATE ROLE {READER_ROLE} NOLOGIN")
+                admin.execute(f"GRANT USAGE ON SCHEMA analytics TO {READER_ROLE}")
+                try:
+                    with psycopg.connect(url) as restricted:
+                        restricted.execute(f"SET ROLE {READER_ROLE}")
+                        assert builder._swap_lock_wait_ms(restricted, objs["mv_sum"]) == (
+                            deadlock_ms + builder.swap_lock_timeout_ms
+                        )
+                finally:
+                    admin.execute(f"REVOKE USAGE ON SCHEMA analytics FROM {READER_ROLE}")
+                    admin.execute(f"DROP ROLE {READER_ROLE}")
+                # Five attempts of 20 ms could never outlast the vacuum (seconds); the second
+                # waits past deadlock_timeout, which cancels the worker.
+                builder.swap_lock_timeout_ms, builder.swap_attempts = 20, 5
+                started = time.monotonic()
+                with psycopg.connect(url) as conn:
+                    result = builder.build(conn, objs["mv_sum"], run_id="r1")
+                assert result.action == "swap"
+                assert result.row_count == 20001
+                assert time.monotonic() - started < 5
+                assert _one(admin, "SELECT count(*) FROM analytics.vw_top") == 20001
+            finally:
+                server.execute("ALTER SYSTEM RESET autovacuum_naptime")
+                server.execute("SELECT pg_reload_conf()")
