@@ -573,14 +573,13 @@ class SqlBuilder:
         swap_name: str,
         dependents: list[tuple[str, str, str | None]],
         indexes: list[str],
-        wait_ms: int | None = None,
+        wait_ms: int,
     ) -> None:
-        """The swap itself, in a savepoint: old out (under a lock_timeout of wait_ms, by default
-        runtime.swap_lock_timeout_ms), new in, views re-pointed, index names restored, old dropped
-        (or kept as retired while a materialized view reads it)."""
+        """The swap itself, in a savepoint: old out (under a lock_timeout of wait_ms), new in,
+        views re-pointed, index names restored, old dropped (or kept as retired while a
+        materialized view reads it)."""
         timeout = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
-        wait = self.swap_lock_timeout_ms if wait_ms is None else wait_ms
-        conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{wait}ms",))
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{wait_ms}ms",))
         retired = _suffixed(obj.name, RETIRED_SUFFIX)
         if self._has_table(conn, f"{ANALYTICS_SCHEMA}.{retired}"):
             # The retired version of an earlier swap whose reader was not rebuilt since.
