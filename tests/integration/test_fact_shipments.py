@@ -37,11 +37,13 @@ FACT = "fact_shipment_days"
 FACT_FILE = SQL_DIR / "facts" / f"{FACT}.sql"
 READERS = ("mv_courier_performance", "mv_delivery_performance", "mv_operations_summary")
 # The readers and everything they read (the day facts of orders: fact_sales_days for the delivery
-# performance's orders, fact_order_status_days for the operations summary's).
+# performance's orders, fact_order_status_days and fact_product_returns for the operations
+# summary's orders and returns).
 OBJECTS = {
     "fact_orders",
     "fact_sales_days",
     "fact_order_status_days",
+    "fact_product_returns",
     FACT,
     "mv_pending_shipments",
     "vw_shipment_outcomes",

@@ -49,6 +49,7 @@ STATUS_ORDER = {"Out of Stock": 1, "Low": 2, "Normal": 3, "Overstocked": 4, "Dea
 
 PRODUCT_OBJECTS = [
     "mv_product_stock",
+    "mv_product_totals",
     "mv_top_products",
     "mv_product_abc",
     "mv_product_group_totals",
@@ -623,6 +624,56 @@ def test_product_stock(kpi_conn, src):
     assert [int(v) for v in top["stores_stocking"]] == [int(v) for v in stocking]
 
 
+def test_product_totals(kpi_conn, src):
+    """mv_product_totals against pandas: one row per catalogue product with its sales-order line
+    sums (0 and has_sales false without a line) and its reviews' count, ratings and rating points;
+    the two readers' averages are the rating points over the ratings."""
+    lines = src.lines.groupby("prod_id").agg(
+        orders=("order_id", "nunique"),
+        units=("quantity", "sum"),
+        gross_value=("gross", "sum"),
+        discount_amount=("disc", "sum"),
+        net_revenue=("net", "sum"),
+    )
+    rv = src.reviews[src.reviews["review_date"] <= src.ref_date]
+    reviews = rv.groupby("prod_id").agg(
+        review_count=("review_id", "size"),
+        ratings=("rating", "count"),
+        rating_sum=("rating", "sum"),
+    )
+    expected = src.products.set_index("prod_id")[[]].join(lines).join(reviews).sort_index()
+    expected["has_sales"] = expected["units"].notna()
+    actual = view(kpi_conn, "mv_product_totals").set_index("prod_id").sort_index()
+    assert list(actual.index) == [int(i) for i in expected.index]
+    assert int(actual["has_sales"].sum()) > 0
+    assert [bool(v) for v in actual["has_sales"]] == list(expected["has_sales"])
+    for col in ("orders", "units", "review_count", "ratings"):
+        assert [int(v) for v in actual[col]] == [int(v) for v in expected[col].fillna(0)], col
+    for col in ("gross_value", "discount_amount", "net_revenue"):
+        diff = (actual[col].astype(float) - expected[col].fillna(0).astype(float)).abs()
+        assert diff.max() < MONEY_TOL, col
+    rated = expected["ratings"].fillna(0) > 0
+    assert actual["rating_sum"].isna().tolist() == (~rated).tolist()
+    assert [int(v) for v in actual["rating_sum"][rated]] == [
+        int(v) for v in expected["rating_sum"][rated]
+    ]
+    # Both readers take their sales and reviews from here: per product, and per category.
+    top = view(kpi_conn, "mv_top_products").set_index("prod_id").sort_index()
+    assert (top["units"].astype(int) == actual["units"].astype(int)).all()
+    mean = actual["rating_sum"].astype(float) / actual["ratings"].where(actual["ratings"] > 0)
+    assert ((top["avg_rating"].astype(float) - mean.round(2)).abs().fillna(0) < 0.006).all()
+    groups = view(kpi_conn, "mv_product_group_totals")
+    categories = groups[groups["level"] == "category"].set_index("group_name")
+    category = src.products.set_index("prod_id")["category"].fillna("Unknown")
+    by_category = actual.join(category).groupby("category")
+    assert {k: int(v) for k, v in by_category["review_count"].sum().items()} == {
+        k: int(v) for k, v in categories["review_count"].items()
+    }
+    assert {k: int(v) for k, v in by_category["has_sales"].sum().items()} == {
+        k: int(v) for k, v in categories["products_sold"].items()
+    }
+
+
 def test_inventory_units_not_multiplied(kpi_conn, src):
     """Stock is summed once per inventory row: never multiplied by store rows or order lines."""
     true_stock = known_stock(src)["units"].sum()
@@ -701,6 +752,7 @@ def test_unsold_products_tie_and_are_ranked_by_prod_id(kpi_conn, src):
                     " FROM products.suppliers",
                     (pid, pid, category),
                 )
+            cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_totals")
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_top_products")
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_abc")
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_group_totals")
@@ -768,6 +820,7 @@ def test_orphans_negative_stock_and_future_rows_are_ignored(kpi_conn, src):
                 (neg_store, prod),
             )
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_stock")
+            cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_totals")
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_top_products")
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_product_group_totals")
             cur.execute("REFRESH MATERIALIZED VIEW analytics.mv_inventory_turnover")

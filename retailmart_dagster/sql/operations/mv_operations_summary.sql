@@ -9,7 +9,10 @@
 --   open orders: analytics.mv_pending_shipments (priority from the configured age thresholds);
 --   returns: delivered orders = order_status in config operations.delivered_order_statuses, returned
 --   orders = those with at least one return dated on or before the reference date (order grain, all
---   categories together, so not the sum of mv_return_analysis rows);
+--   categories together, so not the sum of mv_return_analysis rows), read from
+--   analytics.fact_product_returns (each return with its order's date and status, loaded
+--   incrementally) instead of looking each return's order up in sales.orders (at scale 10:
+--   0.22 -> 0.10 s for the view, same rows);
 --   best courier: rank 1 of analytics.mv_courier_performance (stored rows, not recomputed).
 -- Order counts are read from analytics.fact_order_status_days (orders per day and status, counted
 -- there once at order grain).
@@ -98,11 +101,10 @@ return_totals AS (
     SELECT
         count(DISTINCT r.order_id) AS returned_orders,
         coalesce(sum(r.refund_amount), 0) AS refund_amount
-    FROM sales.returns AS r
-    JOIN sales.orders AS o ON o.order_id = r.order_id
+    FROM analytics.fact_product_returns AS r
     CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
-      AND o.order_status = ANY (p.delivered_statuses)
+    WHERE r.order_date <= p.ref_date
+      AND r.order_status = ANY (p.delivered_statuses)
       AND r.return_date <= p.ref_date
 ),
 

@@ -3,18 +3,18 @@
 -- One row per (level, group_name): level 'category' has one row per category of products.products,
 -- level 'brand' one row per brand (a NULL category or brand is reported as 'Unknown'). Each product
 -- belongs to exactly one category row and one brand row. Amounts are unrounded (the two views round).
--- Sales: the lines (sales.order_items, line grain) of sales orders (order_status not in config
--- sales.excluded_order_statuses) dated up to the reference date (analytics.fn_reference_date()),
--- read from the incrementally loaded facts, so a refresh never scans the order lines: amounts per
--- product from analytics.fact_product_months and fact_product_days (exact numeric line sums per month
--- before the reference month, per day in it, by product and status, summed per product and rolled up
--- to the groups); orders per group from analytics.fact_product_group_months and
--- fact_product_group_days (distinct orders per month or day, status and group, which add up exactly
--- over days and statuses because an order has one date and one status — never summed over products).
--- Reviews: customers.reviews dated up to the reference date whose prod_id is a known product (orphans
--- ignored). Stock: per product from analytics.mv_product_stock (inventory rows of known stores only,
--- negative stock_qty counted as 0, summed there once). Catalogue, sales lines, reviews and stock are each aggregated per group in their
--- own CTE and joined afterwards (no fan-out).
+-- Sales and reviews: the sums per product of analytics.mv_product_totals (the lines, line grain, of
+-- sales orders — order_status not in config sales.excluded_order_statuses — dated up to the reference
+-- date (analytics.fn_reference_date()), from the incrementally loaded product facts; reviews dated up
+-- to the reference date), added up per group: exact numeric sums, and avg_rating = rating points /
+-- ratings of the group's products (the division avg() makes over the group's reviews); reviews of
+-- products not in the catalogue are never joined. Orders per group from
+-- analytics.fact_product_group_months and fact_product_group_days (distinct orders per month or day,
+-- status and group, which add up exactly over days and statuses because an order has one date and
+-- one status — never summed over products). Stock: per product from analytics.mv_product_stock
+-- (inventory rows of known stores only, negative stock_qty counted as 0, summed there once).
+-- Catalogue, sales and reviews, orders and stock are each aggregated per group in their own CTE and
+-- joined afterwards (no fan-out).
 -- Materialized because the two views and their exports read it: computed once per build.
 -- Question: What did each product category and each brand sell, how is it rated and how much is in stock?
 -- Owner: Product analytics
@@ -83,36 +83,6 @@ products_by_group AS (
     GROUP BY cg.level, cg.group_name
 ),
 
--- Line amounts per product first (exact numeric sums, so their sums per group are exact too); lines
--- without a catalogue product drop out in the join to catalogue_groups. The months before the
--- reference month come from analytics.fact_product_months, the reference month's days up to the
--- reference date from analytics.fact_product_days.
-product_periods AS (
-    SELECT m.prod_id, m.order_status, m.units, m.list_value, m.discount_amount, m.net_value
-    FROM analytics.fact_product_months AS m
-    CROSS JOIN bounds AS b
-    WHERE m.order_month < b.ref_month
-    UNION ALL
-    SELECT d.prod_id, d.order_status, d.units, d.list_value, d.discount_amount, d.net_value
-    FROM analytics.fact_product_days AS d
-    CROSS JOIN bounds AS b
-    WHERE d.order_date >= b.ref_month
-      AND d.order_date <= b.ref_date
-),
-
-lines_by_product AS (
-    SELECT
-        pp.prod_id,
-        sum(pp.units) AS units,
-        sum(pp.list_value) AS gross_value,
-        sum(pp.discount_amount) AS discount_amount,
-        sum(pp.net_value) AS net_revenue
-    FROM product_periods AS pp
-    CROSS JOIN bounds AS b
-    WHERE NOT coalesce(pp.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY pp.prod_id
-),
-
 -- Distinct orders per group (of lines of catalogue products), added up over months and days and
 -- statuses: analytics.fact_product_group_months before the reference month, then
 -- analytics.fact_product_group_days.
@@ -142,30 +112,22 @@ orders_by_group AS (
     GROUP BY gp.level, gp.group_name
 ),
 
-lines_by_group AS (
+-- Line amounts and reviews per product from analytics.mv_product_totals (exact numeric sums, so
+-- their sums per group are exact too); the group's avg_rating is its rating points over its ratings,
+-- the numeric division avg() makes over the group's reviews.
+product_totals_by_group AS (
     SELECT
         cg.level,
         cg.group_name,
-        count(*) AS products_sold,
-        sum(lp.units)::bigint AS units,
-        sum(lp.gross_value) AS gross_value,
-        sum(lp.discount_amount) AS discount_amount,
-        sum(lp.net_revenue) AS net_revenue
-    FROM lines_by_product AS lp
-    JOIN catalogue_groups AS cg ON cg.prod_id = lp.prod_id
-    GROUP BY cg.level, cg.group_name
-),
-
-reviews_by_group AS (
-    SELECT
-        cg.level,
-        cg.group_name,
-        avg(r.rating::numeric) AS avg_rating,
-        count(*) AS review_count
-    FROM customers.reviews AS r
-    JOIN catalogue_groups AS cg ON cg.prod_id = r.prod_id
-    CROSS JOIN bounds AS b
-    WHERE r.review_date <= b.ref_date
+        count(*) FILTER (WHERE t.has_sales) AS products_sold,
+        sum(t.units)::bigint AS units,
+        sum(t.gross_value) AS gross_value,
+        sum(t.discount_amount) AS discount_amount,
+        sum(t.net_revenue) AS net_revenue,
+        sum(t.rating_sum) / nullif(sum(t.ratings), 0)::numeric AS avg_rating,
+        sum(t.review_count)::bigint AS review_count
+    FROM analytics.mv_product_totals AS t
+    JOIN catalogue_groups AS cg ON cg.prod_id = t.prod_id
     GROUP BY cg.level, cg.group_name
 ),
 
@@ -195,17 +157,16 @@ SELECT
     coalesce(l.gross_value, 0) AS gross_value,
     coalesce(l.discount_amount, 0) AS discount_amount,
     coalesce(l.net_revenue, 0) AS net_revenue,
-    r.avg_rating,
-    coalesce(r.review_count, 0) AS review_count,
+    l.avg_rating,
+    coalesce(l.review_count, 0) AS review_count,
     coalesce(st.current_stock, 0) AS current_stock,
     coalesce(st.stock_value, 0) AS stock_value,
     b.first_date AS period_start,
     b.ref_date AS period_end
 FROM products_by_group AS pg
 CROSS JOIN bounds AS b
-LEFT JOIN lines_by_group AS l ON l.level = pg.level AND l.group_name = pg.group_name
+LEFT JOIN product_totals_by_group AS l ON l.level = pg.level AND l.group_name = pg.group_name
 LEFT JOIN orders_by_group AS o ON o.level = pg.level AND o.group_name = pg.group_name
-LEFT JOIN reviews_by_group AS r ON r.level = pg.level AND r.group_name = pg.group_name
 LEFT JOIN stock_by_group AS st ON st.level = pg.level AND st.group_name = pg.group_name;
 
 CREATE UNIQUE INDEX ux_mv_product_group_totals ON analytics.mv_product_group_totals (level, group_name);

@@ -2,19 +2,17 @@
 -- One row per product of products.products (products never sold are rows of zeros), over the lines
 -- (sales.order_items, line grain) of sales orders dated up to the reference date
 -- (analytics.fn_reference_date()). Sales orders = orders whose order_status is not in config
--- sales.excluded_order_statuses (Returned orders are sales orders, as in the Sales domain), those of
--- the order-grain fact analytics.fact_orders (same orders as sales.orders with an order date). The
--- line amounts are read from analytics.fact_product_months for the months before the reference month
--- and from analytics.fact_product_days for the reference month (the same line-grain sums, made once
--- per (month or day, product, order status) and loaded incrementally), so a refresh never scans the
--- order lines; distinct orders per day add up exactly to distinct orders per product (an order has
--- one date).
--- Reviews: customers.reviews dated up to the reference date; reviews.prod_id has no FK, so reviews of
--- unknown products are simply never joined (ignored). Stock: products.inventory has ONE row per store
--- and product; only rows of stores that exist in stores.stores count (inventory.store_id has no FK),
--- and a negative stock_qty (a data error reported by the quality checks) counts as 0: summed once per
--- product in analytics.mv_product_stock, read here. Sales lines and reviews are each aggregated per
--- product in their own CTE and joined only afterwards (no fan-out).
+-- sales.excluded_order_statuses (Returned orders are sales orders, as in the Sales domain). The line
+-- sums, distinct orders and review counts per product are read from analytics.mv_product_totals
+-- (summed there once, from the incrementally loaded product facts, so a refresh never scans the
+-- order lines; also read by mv_product_group_totals), avg_rating as its rating points over its
+-- ratings (the division avg() makes). Reviews: customers.reviews dated up to the reference date;
+-- reviews.prod_id has no FK, so reviews of unknown products are simply never joined (ignored).
+-- Stock: products.inventory has ONE row per store and product; only rows of stores that exist in
+-- stores.stores count (inventory.store_id has no FK), and a negative stock_qty (a data error reported
+-- by the quality checks) counts as 0: summed once per product in analytics.mv_product_stock, read
+-- here. Sales, reviews and stock are each aggregated per product before they are joined (no
+-- fan-out).
 -- Question: Which products bring the most net revenue, overall and within their category, and how are they rated and stocked?
 -- Owner: Product analytics
 -- Refresh: daily
@@ -37,63 +35,18 @@
 -- KPI stock_value: current_stock * products.price (current list price)
 CREATE MATERIALIZED VIEW analytics.mv_top_products AS
 WITH params AS MATERIALIZED (
-    SELECT
-        analytics.fn_reference_date() AS ref_date,
-        analytics.fn_config_text_array('sales.excluded_order_statuses') AS excluded_statuses
+    SELECT analytics.fn_reference_date() AS ref_date
 ),
 
 bounds AS MATERIALIZED (
     SELECT
         p.ref_date,
-        p.excluded_statuses,
-        date_trunc('month', p.ref_date)::date AS ref_month,
         (
             SELECT min(f.order_date)
             FROM analytics.fact_orders AS f
             WHERE f.order_date <= p.ref_date
         ) AS first_date
     FROM params AS p
-),
-
--- Line grain, summed per product over the (month, product, status) rows of sales orders of the
--- months before the reference month (analytics.fact_product_months) and the (day, product, status)
--- rows of the reference month up to the reference date (analytics.fact_product_days).
-product_periods AS (
-    SELECT m.prod_id, m.order_status, m.orders, m.units, m.list_value, m.discount_amount, m.net_value
-    FROM analytics.fact_product_months AS m
-    CROSS JOIN bounds AS b
-    WHERE m.order_month < b.ref_month
-    UNION ALL
-    SELECT d.prod_id, d.order_status, d.orders, d.units, d.list_value, d.discount_amount, d.net_value
-    FROM analytics.fact_product_days AS d
-    CROSS JOIN bounds AS b
-    WHERE d.order_date >= b.ref_month
-      AND d.order_date <= b.ref_date
-),
-
-line_totals AS (
-    SELECT
-        pp.prod_id,
-        sum(pp.orders)::bigint AS orders,
-        sum(pp.units)::bigint AS units,
-        sum(pp.list_value) AS gross_value,
-        sum(pp.discount_amount) AS discount_amount,
-        sum(pp.net_value) AS net_revenue
-    FROM product_periods AS pp
-    CROSS JOIN bounds AS b
-    WHERE NOT coalesce(pp.order_status = ANY (b.excluded_statuses), false)
-    GROUP BY pp.prod_id
-),
-
-review_totals AS (
-    SELECT
-        r.prod_id,
-        avg(r.rating::numeric) AS avg_rating,
-        count(*) AS review_count
-    FROM customers.reviews AS r
-    CROSS JOIN params AS p
-    WHERE r.review_date <= p.ref_date
-    GROUP BY r.prod_id
 ),
 
 per_product AS (
@@ -104,18 +57,17 @@ per_product AS (
         pr.brand,
         pr.supplier_id,
         pr.price,
-        coalesce(l.orders, 0) AS orders,
-        coalesce(l.units, 0) AS units,
-        coalesce(l.gross_value, 0) AS gross_value,
-        coalesce(l.discount_amount, 0) AS discount_amount,
-        coalesce(l.net_revenue, 0) AS net_revenue,
-        r.avg_rating,
-        coalesce(r.review_count, 0) AS review_count,
+        t.orders,
+        t.units,
+        t.gross_value,
+        t.discount_amount,
+        t.net_revenue,
+        t.rating_sum / nullif(t.ratings, 0)::numeric AS avg_rating,
+        t.review_count,
         coalesce(st.current_stock, 0) AS current_stock,
         coalesce(st.stores_stocking, 0) AS stores_stocking
     FROM products.products AS pr
-    LEFT JOIN line_totals AS l ON l.prod_id = pr.prod_id
-    LEFT JOIN review_totals AS r ON r.prod_id = pr.prod_id
+    JOIN analytics.mv_product_totals AS t ON t.prod_id = pr.prod_id
     LEFT JOIN analytics.mv_product_stock AS st ON st.prod_id = pr.prod_id
 )
 

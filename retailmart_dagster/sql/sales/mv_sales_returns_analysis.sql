@@ -3,7 +3,10 @@
 -- return_date on or before the reference date (analytics.fn_reference_date()); returns dated later are
 -- not reported yet. Sales orders = orders whose order_status is not in config
 -- sales.excluded_order_statuses (returns of excluded, e.g. cancelled, orders are left out). A NULL
--- reason is reported as 'Unknown'.
+-- reason is reported as 'Unknown'. The returns are read from analytics.fact_product_returns (every
+-- return of an order with an order date, with its order's date and status, loaded incrementally):
+-- a scan of its rows instead of looking each return's order up in sales.orders (at scale 10, 78 k
+-- returns: 0.20 -> 0.09 s for the view, same rows).
 -- Denominator of the return rate: the number of orders whose order_status is in config
 -- sales.return_rate_base_statuses (default Delivered, Returned: orders that reached the customer)
 -- and whose ORDER date is in the same calendar month as the return month, summed from
@@ -21,14 +24,6 @@ WITH params AS MATERIALIZED (
         analytics.fn_config_text_array('sales.return_rate_base_statuses') AS base_statuses
 ),
 
-sales_orders AS (
-    SELECT o.order_id
-    FROM sales.orders AS o
-    CROSS JOIN params AS p
-    WHERE o.order_date <= p.ref_date
-      AND NOT coalesce(o.order_status = ANY (p.excluded_statuses), false)
-),
-
 returns_by_month AS (
     SELECT
         date_trunc('month', r.return_date)::date AS return_month,
@@ -36,10 +31,11 @@ returns_by_month AS (
         count(*) AS returns,
         count(DISTINCT r.order_id) AS returned_orders,
         coalesce(sum(r.refund_amount), 0) AS refund_amount
-    FROM sales.returns AS r
-    JOIN sales_orders AS so ON so.order_id = r.order_id
+    FROM analytics.fact_product_returns AS r
     CROSS JOIN params AS p
-    WHERE r.return_date <= p.ref_date
+    WHERE r.order_date <= p.ref_date
+      AND NOT coalesce(r.order_status = ANY (p.excluded_statuses), false)
+      AND r.return_date <= p.ref_date
     GROUP BY date_trunc('month', r.return_date)::date, coalesce(r.reason, 'Unknown')
 ),
 
