@@ -172,14 +172,19 @@ def known_stock(s: Source) -> pd.DataFrame:
     return inv
 
 
-def expected_top_products(s: Source) -> pd.DataFrame:
-    g = s.lines.groupby("prod_id").agg(
+def product_line_sums(s: Source) -> pd.DataFrame:
+    """Per product: distinct orders and the line sums of its sales-order lines."""
+    return s.lines.groupby("prod_id").agg(
         orders=("order_id", "nunique"),
         units=("quantity", "sum"),
         gross_value=("gross", "sum"),
         discount_amount=("disc", "sum"),
         net_revenue=("net", "sum"),
     )
+
+
+def expected_top_products(s: Source) -> pd.DataFrame:
+    g = product_line_sums(s)
     rv = s.reviews[s.reviews["review_date"] <= s.ref_date]
     r = rv.groupby("prod_id").agg(avg_rating=("rating", "mean"), review_count=("rating", "size"))
     inv = known_stock(s)
@@ -628,13 +633,7 @@ def test_product_totals(kpi_conn, src):
     """mv_product_totals against pandas: one row per catalogue product with its sales-order line
     sums (0 and has_sales false without a line) and its reviews' count, ratings and rating points;
     the two readers' averages are the rating points over the ratings."""
-    lines = src.lines.groupby("prod_id").agg(
-        orders=("order_id", "nunique"),
-        units=("quantity", "sum"),
-        gross_value=("gross", "sum"),
-        discount_amount=("disc", "sum"),
-        net_revenue=("net", "sum"),
-    )
+    lines = product_line_sums(src)
     rv = src.reviews[src.reviews["review_date"] <= src.ref_date]
     reviews = rv.groupby("prod_id").agg(
         review_count=("review_id", "size"),
