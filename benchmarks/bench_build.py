@@ -30,15 +30,15 @@ daily refresh's sum of step times over the steps at once is how long it would ta
 idle; the CPU time of the run's Python process during it is what Dagster and the executor take from
 the cores the server shares with them. Every Dagster run (with instance storage on the server, the
 default) runs in a Python process of its own, spawned for it, as a run of ``dagster dev``, of the
-daily schedule or of ``dagster asset materialize`` does: not in the benchmark's own process, whose
-heap grows to 1.8 GB at scale 10 and made Dagster's work in it dearer. The machine's CPU (from /proc/stat: busy seconds over seconds x
-cores) during the daily refresh and the full build after it shows how close each run is to its
-throughput bound, and how much of the busy time is the run's Python process and how much the server: a
-run that keeps the cores busy gets faster only with less work, not with another order of its steps.
+daily schedule or of ``dagster asset materialize`` does (see dagster_build). The machine's CPU (from
+/proc/stat: busy seconds over seconds x cores) during the daily refresh and the full build after it
+shows how close each run is to its throughput bound, and how much of the busy time is the run's
+Python process and how much the server: a run that keeps the cores busy gets faster only with less
+work, not with another order of its steps.
 
 Prints one table per scale; measures, never asserts. Peak memory: the server's processes (sum of
-proportional set sizes, sampled every 0.2 s), the benchmark's Python process and the largest of the
-runs' processes (ru_maxrss).
+proportional set sizes, sampled every 0.2 s), the benchmark's Python process (ru_maxrss) and the
+largest of the runs' own processes (VmHWM).
 """
 
 from __future__ import annotations
