@@ -159,11 +159,13 @@ def restrict_sql(text: str, tables: Iterable[Ref], column: str, boundary: int, s
 
 # --------------------------------------------------------------------------------- fingerprints
 FINGERPRINTS_TABLE = "data_quality_fingerprints"
-# A row version's mixed hash: its xmin as a stable number (3 - xmin modulo 2^32: age() of the xmin
-# less age() of xid 3, both against the same transaction's "now"), hashed. Relation kinds with
-# row versions (xmin): tables, partitioned tables, materialized views.
-VERSION_HASH = sql.SQL("hashint8((age(t.xmin)::int8 - v.base) & 4294967295)")
-VERSION_BASE = sql.SQL(" CROSS JOIN (SELECT age('3'::xid)::int8 AS base) AS v")
+# A row version's mixed hash: its xmin as a stable number (3 - xmin: age() of the xmin less age()
+# of xid 3, both against the same transaction's "now", two integers of 0 to 2^31 - 1 whose
+# difference cannot overflow), hashed. age('3') is computed once (an InitPlan), and the arithmetic
+# stays in integer: at scale 10, 4.3 M order lines, 0.38-0.42 s -> 0.30 s against the bigint form
+# with a join to the base. Relation kinds with row versions (xmin): tables, partitioned tables,
+# materialized views.
+VERSION_HASH = sql.SQL("hashint4(age(t.xmin) - (SELECT age('3'::xid)))")
 VERSIONED_KINDS = ("r", "p", "m")
 
 
@@ -215,7 +217,7 @@ def table_state(
 
     ``known`` (the state kept by the last evaluation) saves most of that: the versions' print of
     the table (or of its older part: whole less recent, read the same way) costs less than half of
-    the content's (order lines at scale 10, one process: 0.40-0.43 s against 0.89-0.96 s), and when
+    the content's (order lines at scale 10, one process: 0.30 s against 0.89-0.96 s), and when
     it, the boundary and the columns are those of ``known``, the content is ``known``'s; split, only
     the recent rows' content is hashed (along the index). Without a ``known`` that could apply (a
     first evaluation, other columns or boundary), content and versions are read in one pass.
@@ -254,15 +256,14 @@ def table_state(
     kept_boundary = int(boundary) if split and boundary is not None else None
 
     def sums(
-        hashes: Sequence[sql.Composable], wheres: Sequence[sql.Composable | None], base: bool
+        hashes: Sequence[sql.Composable], wheres: Sequence[sql.Composable | None]
     ) -> list[list[Print]]:
         """Per where clause (None: every row), (rows, hash sum) of each hash, in one pass."""
         out = []
         for where in wheres:
-            query = sql.SQL("SELECT count(*), {sums} FROM {t} AS t{b}").format(
+            query = sql.SQL("SELECT count(*), {sums} FROM {t} AS t").format(
                 sums=sql.SQL(", ").join(sql.SQL("coalesce(sum({}), 0)").format(h) for h in hashes),
                 t=table,
-                b=VERSION_BASE if base else sql.SQL(""),
             )
             if where is not None:
                 query += sql.SQL(" WHERE ") + where
@@ -277,9 +278,9 @@ def table_state(
         try:
             with conn.transaction():  # a savepoint: a failed attempt leaves the transaction as is
                 row_hash = sql.SQL("hashint4(hash_record({}))").format(row_value)
-                return sums([row_hash, *extra], wheres, versions)
+                return sums([row_hash, *extra], wheres)
         except psycopg.errors.UndefinedFunction:  # a column type without a hash function
-            return sums([sql.SQL("hashtext(t::text)::bigint"), *extra], wheres, versions)
+            return sums([sql.SQL("hashtext(t::text)::bigint"), *extra], wheres)
 
     wheres = [None, recent] if split else [None]
     reusable = (
@@ -292,7 +293,7 @@ def table_state(
         versions: Print | None = None
         out: dict[str, Print] | None = None
         if reusable and known is not None:
-            found = [parts[0] for parts in sums([VERSION_HASH], wheres, True)]
+            found = [parts[0] for parts in sums([VERSION_HASH], wheres)]
             versions = _less(found[0], found[1]) if split else found[0]
             if versions == known.versions:
                 if split:

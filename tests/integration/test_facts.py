@@ -1003,7 +1003,7 @@ def _whole_orders_now(conn: psycopg.Connection) -> tuple:
         " (SELECT count(*) AS n, coalesce(sum(hashint8extended(hash_record_extended(t, 1), 1)), 0)"
         " AS h FROM sales.returns AS t) AS r,"
         " (SELECT count(*) AS n, coalesce(sum(hashint4(hash_record(i))), 0) AS h,"
-        "  coalesce(sum(hashint8((age(i.xmin)::int8 - age('3'::xid)::int8) & 4294967295)), 0) AS v"
+        "  coalesce(sum(hashint4(age(i.xmin) - age('3'::xid))), 0) AS v"
         "  FROM sales.order_items AS i WHERE i.order_id < %(b)s) AS l",
         {"b": boundary},
     ).fetchone()
