@@ -186,7 +186,7 @@ def test_incremental_load_reloads_changed_days_only_and_equals_full_build(new_da
         # recorded fingerprints without hashing their orders again: a recorded one tampered with
         # here is trusted (its day is not reloaded); the edits below make the next load hash every
         # day, and the tampered day is reloaded with them.
-        # Likewise the older lines' hash sum (the record's last field) while their versions are
+        # Likewise the older lines' hash sum (the record's ninth field) while their versions are
         # the recorded ones: tampered with, it is kept (and, differing from the loaded orders' line
         # hashes, makes the load compare every order's lines, which finds no day to reload).
         older_lines = conn.execute(
@@ -196,7 +196,7 @@ def test_incremental_load_reloads_changed_days_only_and_equals_full_build(new_da
         with conn.transaction():
             conn.execute(
                 "UPDATE analytics.fact_partitions SET fingerprint = regexp_replace(fingerprint,"
-                " '[^/]*$', %s) WHERE fact_name = 'fact_orders:source'",
+                " '^((?:[^/]*/){8})[^/]*', '\\1' || %s) WHERE fact_name = 'fact_orders:source'",
                 (str(older_lines + 7),),
             )
         tampered = END - dt.timedelta(days=60)
@@ -216,8 +216,10 @@ def test_incremental_load_reloads_changed_days_only_and_equals_full_build(new_da
         conn.commit()
         assert _reloaded_days(conn, t0) == {last - dt.timedelta(days=i) for i in range(reload_days)}
         kept = _whole_record(conn, "fact_orders")[0].split("/")
-        assert kept[:8] == _whole_orders_now(conn)[0].split("/")[:8]
+        now = _whole_orders_now(conn)[0].split("/")
+        assert kept[:8] == now[:8]
         assert Decimal(kept[8]) == older_lines + 7
+        assert kept[9:] == now[9:]
         assert_same_facts(actual_fact_orders(conn), expected_fact_orders(conn))
 
         # A new day, and edits to old days: a status change, a new return, a deleted order (the
@@ -979,24 +981,45 @@ def _whole_record(conn: psycopg.Connection, fact: str) -> tuple:
     ).fetchone()
 
 
-def _whole_now(conn: psycopg.Connection, table: str, seed: int) -> tuple:
-    """The same record computed from the source table now."""
+def _state_now(conn: psycopg.Connection, table: str, seed: int, boundary: int) -> str:
+    """analytics.fn_table_print's state of table's rows below boundary, computed independently:
+    'boundary:rows:content hash sum:versions hash sum'."""
+    row = conn.execute(
+        "SELECT count(*),"
+        f" coalesce(sum(hashint8extended(hash_record_extended(t, {seed}), {seed})), 0),"
+        " coalesce(sum(hashint4(age(t.xmin) - age('3'::xid))), 0)"
+        f" FROM {table} AS t WHERE t.order_id < %s",
+        (boundary,),
+    ).fetchone()
+    return ":".join(str(v) for v in (boundary, *row))
+
+
+def _orders_boundary(conn: psycopg.Connection) -> int:
+    """The line boundary fact_orders recorded at its last load (field 5 of its source record)."""
     return conn.execute(
-        "SELECT concat_ws('/', count(*),"
-        f" coalesce(sum(hashint8extended(hash_record_extended(t, {seed}), {seed})), 0)), count(*)"
+        "SELECT split_part(fingerprint, '/', 5)::int FROM analytics.fact_partitions"
+        " WHERE fact_name = 'fact_orders:source'"
+    ).fetchone()[0]
+
+
+def _whole_now(conn: psycopg.Connection, table: str, seed: int) -> tuple:
+    """The same record computed from the source table now: count and hash sum of every row, then
+    the state of the rows below fact_orders' line boundary."""
+    rows, h = conn.execute(
+        "SELECT count(*),"
+        f" coalesce(sum(hashint8extended(hash_record_extended(t, {seed}), {seed})), 0)"
         f" FROM {table} AS t"
     ).fetchone()
+    state = _state_now(conn, table, seed, _orders_boundary(conn))
+    return f"{rows}/{h}/{state}", rows
 
 
 def _whole_orders_now(conn: psycopg.Connection) -> tuple:
     """fact_orders' record: the orders' and the returns' counts and hash sums, then its line
-    boundary (as recorded) with the count, version sum and hash sum of the lines below it, from the
-    source now."""
-    boundary = conn.execute(
-        "SELECT split_part(fingerprint, '/', 5)::int FROM analytics.fact_partitions"
-        " WHERE fact_name = 'fact_orders:source'"
-    ).fetchone()[0]
-    return conn.execute(
+    boundary (as recorded) with the count, version sum and hash sum of the lines below it, then the
+    states of the orders and the returns below it, from the source now."""
+    boundary = _orders_boundary(conn)
+    fingerprint, orders = conn.execute(
         "SELECT concat_ws('/', o.n, o.h, r.n, r.h, %(b)s, l.n, l.v, l.n, l.h), o.n FROM"
         " (SELECT count(*) AS n, coalesce(sum(hashint8extended(hash_record_extended(t, 0), 0)), 0)"
         " AS h FROM sales.orders AS t) AS o,"
@@ -1007,6 +1030,11 @@ def _whole_orders_now(conn: psycopg.Connection) -> tuple:
         "  FROM sales.order_items AS i WHERE i.order_id < %(b)s) AS l",
         {"b": boundary},
     ).fetchone()
+    states = [
+        _state_now(conn, "sales.orders", 0, boundary),
+        _state_now(conn, "sales.returns", 1, boundary),
+    ]
+    return "/".join([fingerprint, *states]), orders
 
 
 def _tamper_day_hash(conn: psycopg.Connection, fact: str, day: dt.date) -> None:
@@ -1498,3 +1526,86 @@ def test_edited_order_lines_reload_their_days_old_or_recent(new_database) -> Non
         assert _reloaded_days(conn, t1, "fact_orders") == window
         assert _reloaded(conn, t1) == dict.fromkeys(PRODUCT_FACTS, window)
         assert_same_facts(actual_fact_orders(conn), expected_fact_orders(conn))
+
+
+def _table_print(conn: psycopg.Connection, boundary: int | None, recorded: str | None) -> tuple:
+    return conn.execute(
+        "SELECT table_rows, table_h, state"
+        " FROM analytics.fn_table_print('public.t', 5, 'order_id', %s, %s)",
+        (boundary, recorded),
+    ).fetchone()
+
+
+def _table_print_now(conn: psycopg.Connection, boundary: int) -> tuple:
+    """What fn_table_print must return, computed in plain SQL over every row."""
+    rows, h = conn.execute(
+        "SELECT count(*), coalesce(sum(hashint8extended(hash_record_extended(t, 5), 5)), 0)"
+        " FROM public.t AS t"
+    ).fetchone()
+    return rows, h, _state_now(conn, "public.t", 5, boundary)
+
+
+def test_table_print_reads_versions_of_older_rows_and_hashes_only_the_rest(new_database) -> None:  # noqa: ANN001
+    """analytics.fn_table_print gives the whole table's count and content hash sum, and the state
+    of its older rows, whichever way it computes them: from the recorded state while the older
+    rows' versions are unchanged, by hashing every row otherwise — and every edit, insert, delete or
+    value swap among the older rows is found."""
+    url = new_database("table_print")
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS analytics")
+        conn.execute(next(o for o in load_sql_objects() if o.name == "fn_table_print").sql)
+        conn.execute("CREATE TABLE public.t (id int PRIMARY KEY, order_id int, v text)")
+        conn.execute("CREATE INDEX ON public.t (order_id)")
+        conn.execute(
+            "INSERT INTO public.t SELECT g, g / 3, md5(g::text) FROM generate_series(1, 3000) AS g"
+        )
+        conn.execute("INSERT INTO public.t VALUES (5001, NULL, 'no order')")
+        conn.commit()
+
+        # Without a boundary: the plain count and sum, no state.
+        rows, h, _ = _table_print_now(conn, 0)
+        assert _table_print(conn, None, None) == (rows, h, "")
+
+        # The first call (nothing recorded) hashes every row and returns the state at 900.
+        first = _table_print(conn, 900, None)
+        assert first == _table_print_now(conn, 900)
+        assert first[2].startswith("900:2699:")  # ids 1-2699
+        conn.commit()
+
+        # Unchanged: the recorded state is taken, at the same or a later boundary.
+        assert _table_print(conn, 900, first[2]) == first
+        assert _table_print(conn, 950, first[2]) == _table_print_now(conn, 950)
+        # It is trusted without hashing the older rows: a content sum tampered with shows through.
+        boundary, older, content, versions = first[2].split(":")
+        trusted = _table_print(conn, 900, f"{boundary}:{older}:{int(content) + 7}:{versions}")
+        assert trusted[1] == first[1] + 7
+        # A boundary that moved back cannot use it: every row is hashed, same result.
+        assert _table_print(conn, 800, first[2]) == _table_print_now(conn, 800)
+        # A state that does not match the versions (tampered) is not used either.
+        forged = first[2].rsplit(":", 1)[0] + ":12345"
+        assert _table_print(conn, 900, forged) == first
+
+        # New rows from the boundary on and without an order: hashed, the older state is kept.
+        conn.execute("INSERT INTO public.t VALUES (6001, 1200, 'new'), (6002, NULL, 'none')")
+        conn.commit()
+        assert _table_print(conn, 900, first[2]) == _table_print_now(conn, 900)
+
+        # Each change to the older rows is found (the versions differ), and the result is exact.
+        edits = [
+            "UPDATE public.t SET v = 'edited' WHERE id = 10",
+            "DELETE FROM public.t WHERE id = 20",
+            "INSERT INTO public.t VALUES (7001, 5, 'late line of an old order')",
+            # two older rows swapping their values: every value stays in the table
+            "UPDATE public.t SET v = CASE id WHEN 30 THEN (SELECT v FROM public.t WHERE id = 31)"
+            " ELSE (SELECT v FROM public.t WHERE id = 30) END WHERE id IN (30, 31)",
+            # rewritten with the same value: a new version, the same content
+            "UPDATE public.t SET v = v WHERE id = 40",
+        ]
+        for edit in edits:
+            before = _table_print(conn, 900, None)
+            conn.execute(edit)
+            conn.commit()
+            expected = _table_print_now(conn, 900)
+            assert _table_print(conn, 900, before[2]) == expected, edit
+            assert expected[2] != before[2], edit  # the versions changed
+        assert _table_print(conn, 900, None)[1] == expected[1]
