@@ -24,7 +24,7 @@ from retailmart_dagster.checks.assets import (
     build_quality,
     with_freshness_policies,
 )
-from retailmart_dagster.config import config_value
+from retailmart_dagster.config import ConfigError, config_value
 from retailmart_dagster.executor import retailmart_executor
 from retailmart_dagster.resources.dashboard import DashboardResource
 from retailmart_dagster.resources.notifier import NotifierResource, notifier_from_env
@@ -33,12 +33,25 @@ from retailmart_dagster.resources.postgres import DATABASE_URL_ENV, PostgresReso
 FULL_REFRESH_JOB = "full_refresh_job"
 
 
+def _session_settings() -> dict[str, int]:
+    """The run's connection settings from the configuration file ([runtime])."""
+    workers = int(config_value("runtime.parallel_workers_per_step"))
+    if workers < -1:
+        raise ConfigError(
+            f"runtime.parallel_workers_per_step = {workers}: expected -1 (the server's setting)"
+            " or a number of workers >= 0"
+        )
+    return {
+        "statement_timeout_ms": int(config_value("runtime.statement_timeout_ms")),
+        "parallel_workers_per_step": workers,
+    }
+
+
 def postgres_resource() -> PostgresResource:
     """RETAILMART_DATABASE_URL through EnvVar (never shown in the UI); else the embedded server."""
-    timeout = int(config_value("runtime.statement_timeout_ms"))
     if os.environ.get(DATABASE_URL_ENV):
-        return PostgresResource(database_url=EnvVar(DATABASE_URL_ENV), statement_timeout_ms=timeout)
-    return PostgresResource(statement_timeout_ms=timeout)
+        return PostgresResource(database_url=EnvVar(DATABASE_URL_ENV), **_session_settings())
+    return PostgresResource(**_session_settings())
 
 
 def build_definitions(
@@ -53,10 +66,7 @@ def build_definitions(
     objects = load_sql_objects()
     quality = build_quality(objects)
     postgres = (
-        PostgresResource(
-            database_url=database_url,
-            statement_timeout_ms=int(config_value("runtime.statement_timeout_ms")),
-        )
+        PostgresResource(database_url=database_url, **_session_settings())
         if database_url
         else postgres_resource()
     )

@@ -142,6 +142,10 @@ class PostgresResource(ConfigurableResource):
     statement_timeout_ms: int = Field(
         default=600_000, description="Statement timeout of KPI queries (0 = none)."
     )
+    parallel_workers_per_step: int = Field(
+        default=-1,
+        description="max_parallel_workers_per_gather of the run's connections (-1 = the server's).",
+    )
 
     # Idle connections of the run, reused by its next steps (see connection()).
     _idle: list[psycopg.Connection] = PrivateAttr(default_factory=list)
@@ -180,6 +184,12 @@ class PostgresResource(ConfigurableResource):
                 " set_config('application_name', 'retailmart_dagster', false)",
                 (str(self.statement_timeout_ms),),
             )
+            if self.parallel_workers_per_step >= 0:
+                # See runtime.parallel_workers_per_step in config/analytics.toml.
+                cur.execute(
+                    "SELECT set_config('max_parallel_workers_per_gather', %s, false)",
+                    (str(self.parallel_workers_per_step),),
+                )
         conn.commit()
         use_pipeline_role(conn)
         conn.commit()

@@ -13,6 +13,8 @@ import psycopg
 import pytest
 
 from retailmart_dagster.assets.builder import SqlBuilder
+from retailmart_dagster.config import config_value
+from retailmart_dagster.definitions import build_definitions
 from retailmart_dagster.resources.embedded import EmbeddedPostgres
 from retailmart_dagster.resources.postgres import DatabaseUnreachableError, PostgresResource
 from tests.conftest import KPI_END_DATE, materialize_all
@@ -205,6 +207,31 @@ def test_runaway_query_is_cancelled_by_the_statement_timeout(
         ).fetchone()
     assert running == (0,)
     resource.teardown_after_execution(None)
+
+
+def test_run_connections_take_the_configured_parallel_workers(
+    fault_server: EmbeddedPostgres,
+) -> None:
+    """runtime.parallel_workers_per_step sets max_parallel_workers_per_gather on every connection of
+    a run (the quality evaluation's extra connections copy its session settings); -1 leaves the
+    server's own setting."""
+    url = fault_server.url("retailmart")
+    with psycopg.connect(url) as plain:
+        server_value = plain.execute("SHOW max_parallel_workers_per_gather").fetchone()[0]
+    assert server_value == "2"  # the embedded server's setting (resources/embedded.py)
+    for configured, expected in ((0, "0"), (1, "1"), (-1, server_value)):
+        resource = PostgresResource(database_url=url, parallel_workers_per_step=configured)
+        try:
+            with resource.connection() as conn, conn.transaction():
+                shown = conn.execute("SHOW max_parallel_workers_per_gather").fetchone()[0]
+            assert shown == expected, configured
+        finally:
+            resource.teardown_after_execution(None)
+    # The configuration file's value reaches the resource of the definitions.
+    defs_resource = build_definitions(database_url=url).resources["postgres"]
+    assert defs_resource.parallel_workers_per_step == int(
+        config_value("runtime.parallel_workers_per_step")
+    )
 
 
 def test_embedded_server_stopped_is_restarted_by_the_next_attempt(

@@ -69,3 +69,32 @@ def test_dagster_definitions_validate() -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_parallel_workers_per_step_is_read_and_checked(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """runtime.parallel_workers_per_step reaches the run's PostgreSQL resource; a value below -1
+    is refused with the key named."""
+    import pytest
+
+    from retailmart_dagster.config import CONFIG_ENV, ConfigError, config_path
+
+    text = config_path().read_text()
+    defs = build_definitions(database_url="postgresql://u@127.0.0.1:1/db")
+    assert defs.resources["postgres"].parallel_workers_per_step == 0
+    for value, accepted in (("3", True), ("-1", True), ("-2", False)):
+        changed = tmp_path / f"analytics_{value}.toml"
+        changed.write_text(
+            text.replace(
+                "parallel_workers_per_step = { value = 0,",
+                f"parallel_workers_per_step = {{ value = {value},",
+            )
+        )
+        monkeypatch.setenv(CONFIG_ENV, str(changed))
+        if accepted:
+            resource = build_definitions(database_url="postgresql://u@127.0.0.1:1/db").resources[
+                "postgres"
+            ]
+            assert resource.parallel_workers_per_step == int(value)
+        else:
+            with pytest.raises(ConfigError, match="runtime.parallel_workers_per_step = -2"):
+                build_definitions(database_url="postgresql://u@127.0.0.1:1/db")
