@@ -227,6 +227,22 @@ def test_the_evaluation_reuses_unchanged_parts_and_equals_a_full_one(new_databas
     assert {f"order_id={old_order}", f"order_id={new_order}"} <= set(mismatch.sample_keys)
     assert mismatch.affected_count >= 2
 
+    # A change in a section only Python reads (the run's connections, schedules, notifications):
+    # no check can depend on it, every stored part is reused.
+    with psycopg.connect(url) as conn:
+        for key in (
+            "runtime.statement_timeout_ms",
+            "runtime.parallel_workers_per_step",
+            "automation.new_data_interval_seconds",
+            "notifications.max_attempts",
+        ):
+            changed = conn.execute(
+                "UPDATE analytics.config SET value = to_jsonb(value::text::int + 1) WHERE key = %s",
+                (key,),
+            ).rowcount
+            assert changed == 1, key
+    assert _run(_evaluate(url)[0]) == ALWAYS
+
     # A configuration change: every part runs again.
     with psycopg.connect(url) as conn:
         conn.execute(

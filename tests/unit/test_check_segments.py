@@ -17,6 +17,7 @@ from retailmart_dagster.checks.registry import load_checks, parse_check_file
 from retailmart_dagster.checks.segments import (
     ALL,
     OLDER,
+    PYTHON_ONLY_SECTIONS,
     RECENT,
     _Context,
     _volatile,
@@ -200,3 +201,20 @@ def test_only_sql_that_calls_a_clock_function_is_never_reused() -> None:
     lag = CHECKS["timeliness_latest_order_lag"].sql  # falls back to now() without a clock
     assert _volatile(lag)
     assert [c.name for c in CHECKS.values() if _volatile(c.sql)] == ["timeliness_latest_order_lag"]
+
+
+def test_no_sql_reads_the_python_only_config_sections() -> None:
+    """The sections left out of the quality parts' configuration digest (PYTHON_ONLY_SECTIONS) are
+    read by Python only: no SQL file of the project (objects, checks, automation queries) names one
+    of their keys, so changing them cannot change a check's result."""
+    root = Path(__file__).resolve().parents[2] / "retailmart_dagster"
+    keys = [key for key in config_values() if key.split(".", 1)[0] in PYTHON_ONLY_SECTIONS]
+    assert {k.split(".", 1)[0] for k in keys} == set(PYTHON_ONLY_SECTIONS)
+    files = sorted(root.rglob("*.sql"))
+    assert len(files) > 150
+    for path in files:
+        text = path.read_text()
+        named = [key for key in keys if key in text]
+        assert not named, f"{path} reads {named}"
+        for section in PYTHON_ONLY_SECTIONS:
+            assert f"'{section}." not in text, f"{path} reads a key of [{section}]"
