@@ -42,6 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pglast import ast, parse_sql
+from pglast.visitors import Visitor
+
 from retailmart_dagster.assets.sql_parse import (
     Ref,
     SqlFileError,
@@ -75,6 +78,10 @@ class QualityCheck:
     reads: frozenset[Ref]
     uses: frozenset[Ref]
     split: str | None = None  # the column of the ``-- Split:`` header line, if any
+    # The configuration keys the SQL reads (its analytics.fn_config_* calls with a literal key);
+    # None when it reads a key that is not a literal, or calls another analytics function that
+    # might read one (then the whole configuration counts, see checks/segments.py).
+    config_keys: frozenset[str] | None = None
 
     @property
     def table_name(self) -> str:
@@ -125,6 +132,50 @@ def _header(sql: str) -> tuple[str, list[str], list[str]]:
     return " ".join(p for p in prose if p), tables, splits
 
 
+CONFIG_FUNCTIONS = frozenset(
+    {"fn_config_int", "fn_config_numeric", "fn_config_text", "fn_config_text_array"}
+)
+# Analytics functions known to read no configuration (besides the fn_config_* themselves).
+CONFIG_FREE_FUNCTIONS = frozenset({"fn_reference_date"})
+
+
+class _ConfigKeys(Visitor):
+    """The literal keys of the analytics.fn_config_* calls; ``literal`` turns False at one whose
+    key is an expression."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.literal = True
+
+    def visit_FuncCall(self, ancestors: Any, node: ast.FuncCall) -> None:  # noqa: ANN401, N802
+        names = [n.sval for n in node.funcname]
+        if names[-1] not in CONFIG_FUNCTIONS:
+            return
+        args = node.args or ()
+        if (
+            len(args) == 1
+            and isinstance(args[0], ast.A_Const)
+            and isinstance(args[0].val, ast.String)
+        ):
+            self.keys.add(args[0].val.sval)
+        else:
+            self.literal = False
+
+
+def config_keys(sql: str, uses: frozenset[Ref]) -> frozenset[str] | None:
+    """The configuration keys a check's SQL reads, or None when that cannot be told from its text:
+    a key given as an expression, or a call of an analytics function that is neither a
+    fn_config_* nor known to read no configuration."""
+    if any(
+        schema == "analytics" and name not in CONFIG_FUNCTIONS | CONFIG_FREE_FUNCTIONS
+        for schema, name in uses
+    ):
+        return None
+    visitor = _ConfigKeys()
+    visitor(parse_sql(sql))
+    return frozenset(visitor.keys) if visitor.literal else None
+
+
 def parse_check_file(path: Path, sources: Sequence[Ref] | None = None) -> QualityCheck:
     """Read one check file; a SqlFileError names the file and what is wrong with it."""
     dimension = path.parent.name
@@ -167,6 +218,7 @@ def parse_check_file(path: Path, sources: Sequence[Ref] | None = None) -> Qualit
         )
     if not description:
         raise SqlFileError(f"{path}: needs a header comment saying what the check finds")
+    uses = frozenset((parsed.relations - known) | parsed.functions)
     return QualityCheck(
         name=name,
         dimension=dimension,
@@ -175,8 +227,9 @@ def parse_check_file(path: Path, sources: Sequence[Ref] | None = None) -> Qualit
         sql=parsed.sql,
         path=path,
         reads=reads,
-        uses=frozenset((parsed.relations - known) | parsed.functions),
+        uses=uses,
         split=split_match.group(1) if split_match else None,
+        config_keys=config_keys(parsed.sql, uses),
     )
 
 

@@ -22,10 +22,11 @@ A check is then evaluated in parts:
   complement; the other tables are read whole;
 - any other check runs on all rows (part ``all``).
 
-Each part has an input key: a digest of the check's SQL, the setup code it calls, the whole
-``analytics.config`` but its Python-only sections (``PYTHON_ONLY_SECTIONS``), the fingerprints of
-the parts of the tables it reads, the boundary, and the reference date (checks that call
-``fn_reference_date``) or the run's clock (checks that read it).
+Each part has an input key: a digest of the check's SQL, the setup code it calls, the
+configuration it reads (the keys of its ``fn_config_*`` calls and the [quality] section, or all of
+``analytics.config`` but its Python-only sections when the SQL does not tell, see
+:func:`config_digest`), the fingerprints of the parts of the tables it reads, the boundary, and the
+reference date (checks that call ``fn_reference_date``) or the run's clock (checks that read it).
 ``analytics.data_quality_segments`` keeps the latest result of each part with its key; a part whose
 key is computed again is reused, any other part runs. The outcome of a split check adds its two parts
 up: failing records, population and the first sample keys of both (in key order).
@@ -362,7 +363,9 @@ class Part:
 
 @dataclass(frozen=True)
 class _Context:
-    config_digest: str
+    config: Mapping[
+        str, str
+    ]  # analytics.config (key: value as JSON text), but PYTHON_ONLY_SECTIONS
     reference_date: str | None
     sample_limit: int
     stored: Mapping[tuple[str, str], StoredPart]
@@ -378,19 +381,39 @@ def has_table(conn: psycopg.Connection, name: str) -> bool:
 
 # Sections of the configuration that only Python reads (the run's connections, the schedules and
 # sensors, notification delivery): no SQL reads their keys (tests/unit/test_check_segments.py
-# checks), so a change there cannot change a check's result and is left out of the configuration's
-# digest in every part's key. With it in, adding runtime.parallel_workers_per_step made the next
-# evaluation at scale 10 run every check (9.9 s instead of 2.1 s).
+# checks), so a change there cannot change a check's result and is left out of every part's key.
+# With them in, adding runtime.parallel_workers_per_step made the next evaluation at scale 10 run
+# every check (9.9 s instead of 2.1 s).
 PYTHON_ONLY_SECTIONS = ("runtime", "automation", "notifications")
+# The section the evaluation itself reads (thresholds, sample size, the split): in every part's key.
+QUALITY_SECTION = "quality"
+
+
+def config_digest(check: QualityCheck, config: Mapping[str, str]) -> str:
+    """Digest of the configuration a check's result depends on: the keys its SQL reads
+    (``QualityCheck.config_keys``; a key missing from the configuration counts as missing) and the
+    [quality] section; the whole configuration (but PYTHON_ONLY_SECTIONS) when its SQL does not
+    tell. So a change to a KPI threshold re-runs only the checks that read it (none), a change to
+    a check's severity only that check."""
+    if check.config_keys is None:
+        chosen: dict[str, str | None] = dict(config)
+    else:
+        names = set(check.config_keys) | {
+            k for k in config if k.split(".", 1)[0] == QUALITY_SECTION
+        }
+        chosen = {k: config.get(k) for k in names}
+    return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()
 
 
 def _read_context(conn: psycopg.Connection) -> _Context:
-    config_row = conn.execute(
-        "SELECT md5(coalesce(string_agg(c.key || '=' || c.value::text, ';' ORDER BY c.key), ''))"
-        "  FROM analytics.config AS c"
-        " WHERE split_part(c.key, '.', 1) <> ALL (%s)",
-        (list(PYTHON_ONLY_SECTIONS),),
-    ).fetchone()
+    config = {
+        str(key): str(value)
+        for key, value in conn.execute(
+            "SELECT c.key, c.value::text FROM analytics.config AS c"
+            " WHERE split_part(c.key, '.', 1) <> ALL (%s)",
+            (list(PYTHON_ONLY_SECTIONS),),
+        ).fetchall()
+    }
     reference = conn.execute("SELECT analytics.fn_reference_date()").fetchone()
     limit = conn.execute("SELECT analytics.fn_config_int('quality.sample_key_limit')").fetchone()
     stored: dict[tuple[str, str], StoredPart] = {}
@@ -432,7 +455,7 @@ def _read_context(conn: psycopg.Connection) -> _Context:
     split_parts = [p for p in stored.values() if p.segment != ALL and p.boundary is not None]
     latest = max(split_parts, key=lambda p: p.evaluated_at or dt.datetime.min, default=None)
     return _Context(
-        config_digest=str(config_row[0]) if config_row else "",
+        config=config,
         reference_date=None if not reference or reference[0] is None else reference[0].isoformat(),
         sample_limit=int(limit[0]) if limit and limit[0] is not None else 0,
         stored=stored,
@@ -497,7 +520,7 @@ def input_key(
         "check": check.name,
         "sql": hashlib.sha256(check.sql.encode()).hexdigest(),
         "code": code_version,
-        "config": context.config_digest,
+        "config": config_digest(check, context.config),
         "segment": segment,
         "boundary": boundary if segment != ALL else None,
         "column": split.column if segment != ALL else None,

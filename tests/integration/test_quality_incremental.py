@@ -243,7 +243,24 @@ def test_the_evaluation_reuses_unchanged_parts_and_equals_a_full_one(new_databas
             assert changed == 1, key
     assert _run(_evaluate(url)[0]) == ALWAYS
 
-    # A configuration change: every part runs again.
+    # A key no check reads (a KPI threshold): nothing runs again. A check's own severity: only
+    # that check's parts.
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "UPDATE analytics.config SET value = to_jsonb(value::text::numeric + 1)"
+            " WHERE key = 'customers.tier_gold_min_revenue'"
+        )
+    assert _run(_evaluate(url)[0]) == ALWAYS
+    name = "consistency_order_total_mismatch"
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "UPDATE analytics.config SET value = to_jsonb('WARN'::text) WHERE key = %s",
+            (f"quality_checks.{name}",),
+        )
+    severity, _ = _evaluate(url)
+    assert _run(severity) == ALWAYS | {f"{name}:{OLDER}", f"{name}:{RECENT}"}
+
+    # A [quality] key (read by every check): every part runs again.
     with psycopg.connect(url) as conn:
         conn.execute(
             "UPDATE analytics.config SET value = to_jsonb(6) WHERE key = 'quality.amount_tolerance'"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -162,8 +163,11 @@ def test_parts_add_up_and_keep_the_first_sample_keys() -> None:
         combine(CHECKS[name], [older, dataclasses.replace(recent, details={"x": 1})], 10)
 
 
+CONFIG = {key: json.dumps(value) for key, value in config_values().items()}
+
+
 def _key(name: str, segment: str, prints, context=None, clock=None) -> str:  # noqa: ANN001
-    context = context or _Context("cfg", "2025-10-01", 10, {}, 1000)
+    context = context or _Context(CONFIG, "2025-10-01", 10, {}, 1000)
     clock = clock or dt.datetime(2025, 10, 2, tzinfo=dt.UTC)
     return input_key(CHECKS[name], segment, 1000, prints, SPLIT, context, "code", clock)
 
@@ -184,9 +188,19 @@ def test_an_input_key_changes_with_what_the_part_reads_and_nothing_else() -> Non
     products = {**prints, ("products", "products"): {ALL: (5, 6)}}
     assert _key(name, OLDER, products) != older  # read whole by both parts
     assert _key(name, RECENT, products) != recent
-    config = _Context("other config", "2025-10-01", 10, {}, 1000)
-    assert _key(name, OLDER, prints, context=config) != older
-    later = _Context("cfg", "2025-10-02", 10, {}, 1000)
+    # The configuration: a key it reads, or of [quality], changes the key; any other does not.
+    for key, differs in (
+        (f"quality_checks.{name}", True),
+        ("quality.max_failing_rate", True),
+        ("quality.sample_key_limit", True),
+        ("quality_checks.consistency_orphan_orders", False),
+        ("customers.tier_gold_min_revenue", False),
+    ):
+        changed = _Context({**CONFIG, key: '"changed"'}, "2025-10-01", 10, {}, 1000)
+        assert (_key(name, OLDER, prints, context=changed) != older) is differs, key
+    added = _Context({**CONFIG, "quality.new_key": "1"}, "2025-10-01", 10, {}, 1000)
+    assert _key(name, OLDER, prints, context=added) != older  # a new [quality] key
+    later = _Context(CONFIG, "2025-10-02", 10, {}, 1000)
     assert _key(name, OLDER, prints, context=later) == older  # does not use the reference date
     stuck = "timeliness_stuck_open_orders"  # uses the reference date
     assert _key(stuck, ALL, prints, context=later) != _key(stuck, ALL, prints)
@@ -218,3 +232,28 @@ def test_no_sql_reads_the_python_only_config_sections() -> None:
         assert not named, f"{path} reads {named}"
         for section in PYTHON_ONLY_SECTIONS:
             assert f"'{section}." not in text, f"{path} reads a key of [{section}]"
+
+
+def test_a_check_reads_the_config_keys_of_its_fn_config_calls() -> None:
+    """QualityCheck.config_keys: the literal keys of its analytics.fn_config_* calls; unknown (None,
+    the whole configuration counts) for a key given as an expression or a call of another
+    analytics function that might read one."""
+    from retailmart_dagster.checks.registry import config_keys
+
+    check = CHECKS["consistency_revenue_summary_sales"]
+    assert check.config_keys == {
+        "quality_checks.consistency_revenue_summary_sales",
+        "quality.max_failing_rate",
+        "quality.sample_key_limit",
+        "quality.amount_tolerance",
+        "sales.excluded_order_statuses",
+    }
+    assert all(
+        c.config_keys is not None and f"quality_checks.{c.name}" in c.config_keys
+        for c in CHECKS.values()
+    )
+    reference = frozenset({("analytics", "fn_reference_date"), ("analytics", "fn_config_int")})
+    assert config_keys("SELECT analytics.fn_config_int('a.b')", reference) == {"a.b"}
+    assert config_keys("SELECT analytics.fn_config_int('a.' || 'b')", reference) is None
+    other = reference | {("analytics", "fn_something_else")}
+    assert config_keys("SELECT analytics.fn_config_int('a.b')", other) is None
