@@ -257,3 +257,18 @@ def test_a_check_reads_the_config_keys_of_its_fn_config_calls() -> None:
     assert config_keys("SELECT analytics.fn_config_int('a.' || 'b')", reference) is None
     other = reference | {("analytics", "fn_something_else")}
     assert config_keys("SELECT analytics.fn_config_int('a.b')", other) is None
+
+
+def test_the_functions_known_to_read_no_configuration_read_none() -> None:
+    """CONFIG_FREE_FUNCTIONS (analytics functions a check may call without its whole configuration
+    counting) really read no configuration: their SQL calls no fn_config_* and reads no
+    analytics.config."""
+    from retailmart_dagster.checks.registry import CONFIG_FREE_FUNCTIONS
+
+    sql_dir = Path(__file__).resolve().parents[2] / "retailmart_dagster" / "sql"
+    for name in CONFIG_FREE_FUNCTIONS:
+        (path,) = sql_dir.rglob(f"{name}.sql")
+        body = "\n".join(
+            line for line in path.read_text().splitlines() if not line.lstrip().startswith("--")
+        )
+        assert "fn_config_" not in body and "analytics.config" not in body, path
