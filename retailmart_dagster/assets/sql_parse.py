@@ -64,6 +64,8 @@ class SqlObject:
     extra_version: str = ""
     fields: tuple[tuple[str, str], ...] = ()
     load_sql: str = ""  # a fact table's load statements (everything after its DDL)
+    # The configuration keys the SQL reads (its fn_config_* calls); None when one is an expression.
+    config_keys: frozenset[str] | None = None
 
     def field(self, name: str, default: str = "") -> str:
         return dict(self.fields).get(name.lower(), default)
@@ -85,12 +87,20 @@ class SqlObject:
             return str(self.path)
 
 
+# The functions through which SQL reads analytics.config (sql/setup/fn_config_*.sql).
+CONFIG_FUNCTIONS = frozenset(
+    {"fn_config_int", "fn_config_numeric", "fn_config_text", "fn_config_text_array"}
+)
+
+
 @dataclass
 class _Refs:
     relations: set[Ref] = field(default_factory=set)
     functions: set[Ref] = field(default_factory=set)
     unqualified: set[str] = field(default_factory=set)
     ctes: set[str] = field(default_factory=set)
+    config_keys: set[str] = field(default_factory=set)  # literal keys of fn_config_* calls
+    computed_config_key: bool = False  # a fn_config_* call whose key is an expression
 
 
 def _walk(node: Any) -> Iterator[ast.Node]:
@@ -121,6 +131,16 @@ def _collect(node: Any, refs: _Refs, stmt_text: str | None = None) -> None:
             parts = _names(n.funcname)
             if len(parts) == 2 and parts[0] != "pg_catalog":
                 refs.functions.add((parts[0], parts[1]))
+            if parts[-1] in CONFIG_FUNCTIONS:
+                args = n.args or ()
+                if (
+                    len(args) == 1
+                    and isinstance(args[0], ast.A_Const)
+                    and isinstance(args[0].val, ast.String)
+                ):
+                    refs.config_keys.add(args[0].val.sval)
+                else:
+                    refs.computed_config_key = True
         elif isinstance(n, ast.CreateFunctionStmt):
             _collect_function_body(n, refs, stmt_text)
 
@@ -323,7 +343,16 @@ def parse_sql_file(path: Path, sql_dir: Path = SQL_DIR) -> SqlObject:
         code_version=hashlib.sha256(sql.encode()).hexdigest()[:16],
         fields=fields,
         load_sql=";\n".join(load_parts) + ";\n" if kind == FACT_TABLE else "",
+        config_keys=None if refs.computed_config_key else frozenset(refs.config_keys),
     )
+
+
+def sql_config_keys(sql: str) -> frozenset[str] | None:
+    """The configuration keys SQL text reads, as SqlObject.config_keys."""
+    refs = _Refs()
+    for raw in pglast.parse_sql(sql):
+        _collect(raw.stmt, refs)
+    return None if refs.computed_config_key else frozenset(refs.config_keys)
 
 
 def discover_sql_objects(sql_dir: Path = SQL_DIR) -> list[SqlObject]:

@@ -42,14 +42,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pglast import ast, parse_sql
-from pglast.visitors import Visitor
-
 from retailmart_dagster.assets.sql_parse import (
+    CONFIG_FUNCTIONS,
     Ref,
     SqlFileError,
     parse_sql_file,
     source_tables,
+    sql_config_keys,
 )
 from retailmart_dagster.config import ConfigError
 
@@ -132,48 +131,26 @@ def _header(sql: str) -> tuple[str, list[str], list[str]]:
     return " ".join(p for p in prose if p), tables, splits
 
 
-CONFIG_FUNCTIONS = frozenset(
-    {"fn_config_int", "fn_config_numeric", "fn_config_text", "fn_config_text_array"}
-)
 # Analytics functions known to read no configuration (besides the fn_config_* themselves).
 CONFIG_FREE_FUNCTIONS = frozenset({"fn_reference_date"})
 
 
-class _ConfigKeys(Visitor):
-    """The literal keys of the analytics.fn_config_* calls; ``literal`` turns False at one whose
-    key is an expression."""
-
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-        self.literal = True
-
-    def visit_FuncCall(self, ancestors: Any, node: ast.FuncCall) -> None:  # noqa: ANN401, N802
-        names = [n.sval for n in node.funcname]
-        if names[-1] not in CONFIG_FUNCTIONS:
-            return
-        args = node.args or ()
-        if (
-            len(args) == 1
-            and isinstance(args[0], ast.A_Const)
-            and isinstance(args[0].val, ast.String)
-        ):
-            self.keys.add(args[0].val.sval)
-        else:
-            self.literal = False
+def _narrowed(keys: frozenset[str] | None, uses: frozenset[Ref]) -> frozenset[str] | None:
+    """keys, or None when uses holds an analytics relation or function that is neither a
+    fn_config_* nor known to read no configuration (it might read keys of its own)."""
+    if any(
+        schema == "analytics" and name not in CONFIG_FUNCTIONS | CONFIG_FREE_FUNCTIONS
+        for schema, name in uses
+    ):
+        return None
+    return keys
 
 
 def config_keys(sql: str, uses: frozenset[Ref]) -> frozenset[str] | None:
     """The configuration keys a check's SQL reads, or None when that cannot be told from its text:
     a key given as an expression, or a call of an analytics function that is neither a
     fn_config_* nor known to read no configuration."""
-    if any(
-        schema == "analytics" and name not in CONFIG_FUNCTIONS | CONFIG_FREE_FUNCTIONS
-        for schema, name in uses
-    ):
-        return None
-    visitor = _ConfigKeys()
-    visitor(parse_sql(sql))
-    return frozenset(visitor.keys) if visitor.literal else None
+    return _narrowed(sql_config_keys(sql), uses)
 
 
 def parse_check_file(path: Path, sources: Sequence[Ref] | None = None) -> QualityCheck:
@@ -229,7 +206,7 @@ def parse_check_file(path: Path, sources: Sequence[Ref] | None = None) -> Qualit
         reads=reads,
         uses=uses,
         split=split_match.group(1) if split_match else None,
-        config_keys=config_keys(parsed.sql, uses),
+        config_keys=_narrowed(parsed.config_keys, uses),
     )
 
 
