@@ -112,14 +112,6 @@ SELECT set_config(
 CREATE TEMP TABLE pg_temp.fact_orders_whole ON COMMIT DROP AS
 WITH params AS MATERIALIZED (
     SELECT current_setting('retailmart.fact_orders_line_boundary')::int AS boundary
-),
-
-recorded AS MATERIALIZED (
-    SELECT
-        split_part(fp.fingerprint, '/', 10) AS orders_state,
-        split_part(fp.fingerprint, '/', 11) AS returns_state
-    FROM analytics.fact_partitions AS fp
-    WHERE fp.fact_name = 'fact_orders:source'
 )
 
 SELECT
@@ -131,10 +123,10 @@ SELECT
     r.state AS returns_state
 FROM params AS p
 CROSS JOIN LATERAL analytics.fn_table_print(
-    'sales.orders', 0, 'order_id', p.boundary, (SELECT rc.orders_state FROM recorded AS rc)
+    'sales.orders', 0, 'order_id', p.boundary, analytics.fn_fact_source_field('fact_orders', 10)
 ) AS o
 CROSS JOIN LATERAL analytics.fn_table_print(
-    'sales.returns', 1, 'order_id', p.boundary, (SELECT rc.returns_state FROM recorded AS rc)
+    'sales.returns', 1, 'order_id', p.boundary, analytics.fn_fact_source_field('fact_orders', 11)
 ) AS r;
 
 -- The fresh days: the days whose fingerprint is computed from their orders on every load — the

@@ -61,19 +61,9 @@ SELECT
     w.table_h AS h,
     w.state
 FROM analytics.fn_table_print(
-    'sales.payments',
-    2,
-    'order_id',
-    (
-        SELECT nullif(split_part(fp.fingerprint, '/', 5), '')::int
-        FROM analytics.fact_partitions AS fp
-        WHERE fp.fact_name = 'fact_orders:source'
-    ),
-    (
-        SELECT split_part(fp.fingerprint, '/', 3)
-        FROM analytics.fact_partitions AS fp
-        WHERE fp.fact_name = 'fact_payment_days:source'
-    )
+    'sales.payments', 2, 'order_id',
+    nullif(analytics.fn_fact_source_field('fact_orders', 5), '')::int,
+    analytics.fn_fact_source_field('fact_payment_days', 3)
 ) AS w;
 
 -- The fresh days: the days whose payments' hash is computed from their orders on every load — new
