@@ -695,6 +695,80 @@ def test_rfm_only_buyers(kpi_conn, exp):
     assert actual["recency_days"].notna().all()
 
 
+@pytest.mark.parametrize(
+    "orders",
+    [
+        [3],
+        [1, 1],
+        [1, 2, 2],
+        [5, 1, 5, 1],
+        [1, 2, 3, 4, 5, 6],
+        [2, 2, 2, 1, 3, 3, 1],
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 9],
+    ],
+    ids=lambda o: f"{len(o)}-buyers",
+)
+def test_rfm_scores_for_few_buyers_with_ties_at_the_cuts(kpi_conn, orders):
+    """The scores come from four cut positions ceil((k - 1) * buyers / 5), not from a rank per buyer:
+    with 1 to 11 buyers (no count a multiple of 5 but one) and ties that straddle those positions,
+    each score is still 1 + floor(5 * (rank() - 1) / buyers), computed here with pandas. Inside a
+    rolled-back transaction, the customer summary keeps only these buyers, with these order counts
+    (frequency), revenues (monetary, tied like the orders) and last order dates (recency)."""
+    with kpi_conn.transaction(force_rollback=True):
+        ids = [
+            r[0]
+            for r in kpi_conn.execute(
+                "SELECT s.cust_id FROM analytics.fact_customer_summary AS s"
+                " JOIN customers.customers AS c USING (cust_id) ORDER BY s.cust_id LIMIT %s",
+                (len(orders),),
+            ).fetchall()
+        ]
+        kpi_conn.execute(
+            "DELETE FROM analytics.fact_customer_summary WHERE NOT (cust_id = ANY(%s))", (ids,)
+        )
+        ref = kpi_conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0]
+        for cust_id, n in zip(ids, orders, strict=True):
+            kpi_conn.execute(
+                "UPDATE analytics.fact_customer_summary SET orders = %s, revenue = %s * 10.25,"
+                " last_order_date = %s, first_order_date = %s WHERE cust_id = %s",
+                (n, n, ref - dt.timedelta(days=n), ref - dt.timedelta(days=400), cust_id),
+            )
+        for mv in ("mv_customer_lifetime_value", "mv_customer_rfm"):
+            kpi_conn.execute(f"REFRESH MATERIALIZED VIEW analytics.{mv}")
+        actual = query_df(
+            kpi_conn,
+            "SELECT cust_id, recency_days, frequency, monetary, recency_score, frequency_score,"
+            " monetary_score FROM analytics.mv_customer_rfm ORDER BY cust_id",
+        )
+    n = len(orders)
+    assert actual["cust_id"].tolist() == ids
+    assert actual["frequency"].tolist() == orders
+    for value, sc, worse_first in (
+        ("recency_days", "recency_score", False),
+        ("frequency", "frequency_score", True),
+        ("monetary", "monetary_score", True),
+    ):
+        expected = score(actual[value].astype(float).rank(method="min", ascending=worse_first), n)
+        assert actual[sc].tolist() == expected.tolist(), f"{sc} for {orders}"
+
+
+def test_rfm_and_churn_risk_without_buyers(kpi_conn):
+    """No buyer at all (rolled back): the cut positions would divide by the buyer count, 0; RFM and
+    churn risk are then empty, not an error, and the customers are still listed without orders."""
+    with kpi_conn.transaction(force_rollback=True):
+        kpi_conn.execute("DELETE FROM analytics.fact_customer_summary")
+        for mv in ("mv_customer_lifetime_value", "mv_customer_rfm", "mv_churn_risk"):
+            kpi_conn.execute(f"REFRESH MATERIALIZED VIEW analytics.{mv}")
+        counts = kpi_conn.execute(
+            "SELECT (SELECT count(*) FROM analytics.mv_customer_rfm),"
+            " (SELECT count(*) FROM analytics.mv_churn_risk),"
+            " (SELECT count(*) FILTER (WHERE orders > 0) FROM analytics.mv_customer_lifetime_value),"
+            " (SELECT count(*) FROM analytics.mv_customer_lifetime_value)"
+        ).fetchone()
+    assert counts[:3] == (0, 0, 0)
+    assert counts[3] > 0
+
+
 def test_cohort_retention(kpi_conn, src):
     actual = view(kpi_conn, "mv_cohort_retention")
     assert_matches(

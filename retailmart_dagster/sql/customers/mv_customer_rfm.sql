@@ -9,13 +9,19 @@
 -- Segments: grid of R level x FM level with FM = (frequency_score + monetary_score) / 2; a level is
 -- High when >= config customers.rfm_high_score_min, Medium when >= customers.rfm_mid_score_min, else
 -- Low. Each segment has exactly one recommended action (segment_actions below).
--- Scores, levels and segments are integer arithmetic (the score's floor is an integer division of
--- non-negative numbers; a score or FM compared with a threshold compares with its ceiling, or that of
--- twice it for the FM sum). The scores, then the levels, then the segment's number are each computed
--- once per buyer in a subquery fenced with OFFSET 0: unfenced, every reference to a level re-evaluated
--- the score arithmetic below it (the segment CASE refers to the levels up to eight times) — at scale 10
--- 1.42 -> 1.25 s for the view, same rows; a MATERIALIZED CTE instead wrote every buyer to a tuplestore,
--- which spilled to disk. The segment's name and action are joined by its number from segment_actions
+-- The scores are computed without ranking each buyer: score >= k (k = 2..5) exactly when
+-- 5 * (rank - 1) >= (k - 1) * buyers, i.e. when at least m_k = ceil((k - 1) * buyers / 5) buyers have
+-- a worse value, i.e. when the buyer's value is better than the m_k-th worst value. Each score is so
+-- 1 + the number of these four cut values that the buyer's value beats; the cuts come from one sort
+-- of each measure's values alone (percentile_disc), and the buyers are read once more in their stored
+-- order (at scale 10: 1.29-1.35 -> 0.97-0.98 s for the view, same rows, instead of three window
+-- sorts of whole buyer rows). A buyer's values are never NULL (percentile_disc skips NULLs).
+-- Levels and segments are integer arithmetic (a score or FM compared with a threshold compares with
+-- its ceiling, or that of twice it for the FM sum). The scores, then the levels, then the segment's
+-- number are each computed once per buyer in a subquery fenced with OFFSET 0: unfenced, every
+-- reference to a level re-evaluated the arithmetic below it (the segment CASE refers to the levels up
+-- to eight times) — at scale 10 1.42 -> 1.25 s for the view, same rows; a MATERIALIZED CTE instead
+-- wrote every buyer to a tuplestore, which spilled to disk. The segment's name and action are joined by its number from segment_actions
 -- (looking them up in arrays built from it measured the same).
 -- Question: Which customers are our best, which are slipping away, and what should we do with each group?
 -- Owner: Customer analytics
@@ -42,7 +48,7 @@ WITH params AS MATERIALIZED (
         ceil(2 * analytics.fn_config_numeric('customers.rfm_mid_score_min'))::int AS fm_sum_mid_min
 ),
 
-buyers AS (
+buyers AS NOT MATERIALIZED (
     SELECT
         l.cust_id,
         l.full_name,
@@ -56,23 +62,47 @@ buyers AS (
     WHERE l.orders > 0
 ),
 
-ranked AS (
+-- m_k = ceil((k - 1) * buyers / 5) for k = 2..5, in integer arithmetic, as the fraction
+-- (m_k - 0.5) / buyers: percentile_disc at that fraction returns the value at 1-based position
+-- ceil(m_k - 0.5) = m_k of the sorted values (the half keeps float rounding off the ceiling).
+-- NULL without buyers (no division by zero; there is then nothing to score).
+fractions AS MATERIALIZED (
     SELECT
-        b.*,
-        count(*) OVER () AS buyers,
-        rank() OVER (ORDER BY b.recency_days DESC) AS recency_rank,
-        rank() OVER (ORDER BY b.frequency) AS frequency_rank,
-        rank() OVER (ORDER BY b.monetary) AS monetary_rank
+        array_agg(
+            ((((k - 1) * n.buyers + 4) / 5) - 0.5)::float8 / nullif(n.buyers, 0) ORDER BY k
+        ) AS at_marks
+    FROM (SELECT count(*) AS buyers FROM buyers) AS n
+    CROSS JOIN generate_series(2, 5) AS k
+),
+
+-- The m_k-th worst value of each measure (worst first, the order of the ranks above), from one
+-- sort of that measure alone.
+cuts AS MATERIALIZED (
+    SELECT
+        percentile_disc((SELECT f.at_marks FROM fractions AS f))
+            WITHIN GROUP (ORDER BY b.recency_days DESC) AS recency_cut,
+        percentile_disc((SELECT f.at_marks FROM fractions AS f))
+            WITHIN GROUP (ORDER BY b.frequency) AS frequency_cut,
+        percentile_disc((SELECT f.at_marks FROM fractions AS f))
+            WITHIN GROUP (ORDER BY b.monetary) AS monetary_cut
     FROM buyers AS b
 ),
 
+-- score = 1 + the number of k in 2..5 with the buyer's value better than the m_k-th worst value.
 scored AS (
     SELECT
-        r.*,
-        (1 + 5 * (r.recency_rank - 1) / r.buyers)::int AS recency_score,
-        (1 + 5 * (r.frequency_rank - 1) / r.buyers)::int AS frequency_score,
-        (1 + 5 * (r.monetary_rank - 1) / r.buyers)::int AS monetary_score
-    FROM ranked AS r
+        b.*,
+        1 + (b.recency_days < c.recency_cut[1])::int + (b.recency_days < c.recency_cut[2])::int
+          + (b.recency_days < c.recency_cut[3])::int + (b.recency_days < c.recency_cut[4])::int
+            AS recency_score,
+        1 + (b.frequency > c.frequency_cut[1])::int + (b.frequency > c.frequency_cut[2])::int
+          + (b.frequency > c.frequency_cut[3])::int + (b.frequency > c.frequency_cut[4])::int
+            AS frequency_score,
+        1 + (b.monetary > c.monetary_cut[1])::int + (b.monetary > c.monetary_cut[2])::int
+          + (b.monetary > c.monetary_cut[3])::int + (b.monetary > c.monetary_cut[4])::int
+            AS monetary_score
+    FROM buyers AS b
+    CROSS JOIN cuts AS c
     OFFSET 0
 ),
 
