@@ -49,9 +49,8 @@ from tests.kpi_support import MONEY_TOL as TOL
 pytestmark = pytest.mark.integration
 
 # The customer facts live with the other facts (sql/facts/); the KPI objects in sql/customers/.
-CUSTOMER_FACTS = ["fact_customer_months", "fact_customer_summary"]
+CUSTOMER_FACTS = ["fact_customer_months", "fact_customer_summary", "fact_customer_cohort_months"]
 CUSTOMER_OBJECTS = [
-    "mv_customer_cohort_activity",
     "mv_customer_lifetime_value",
     "mv_customer_rfm",
     "mv_cohort_retention",
@@ -1151,13 +1150,13 @@ def test_edge_cases_on_modified_data(kpi_conn, src):
         )  # fmt: skip
         assert kpi_conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0] == ref
         # mv_customer_lifetime_value reads the customer-month fact, built on the order fact: load
-        # their changed days and months first, as a build does (their load statements, rolled back
-        # with the rest).
+        # their changed days and months (and the cohort months built on them) first, as a build
+        # does (their load statements, rolled back with the rest).
         kpi_conn.execute(parse_sql_file(SQL_DIR / "facts" / "fact_orders.sql").load_sql)
         kpi_conn.execute(parse_sql_file(FACT_FILE).load_sql)
         kpi_conn.execute(parse_sql_file(SUMMARY_FILE).load_sql)
+        kpi_conn.execute(parse_sql_file(SQL_DIR / "facts" / f"{COHORTS}.sql").load_sql)
         for mv in (
-            "mv_customer_cohort_activity",
             "mv_new_vs_returning_customers",
             "mv_customer_reviews",
             "mv_customer_lifetime_value",
@@ -1489,9 +1488,10 @@ SUMMARY = "fact_customer_summary"
 SUMMARY_FILE = SQL_DIR / "facts" / f"{SUMMARY}.sql"
 SUMMARY_VALUES = [*FACT_VALUES, "first_month"]
 FACTS = (FACT, SUMMARY)
+COHORTS = "fact_customer_cohort_months"
 # The objects that read the fact (their former definitions aggregated every order themselves).
 FACT_READERS = (
-    "mv_customer_cohort_activity",
+    COHORTS,
     "mv_customer_lifetime_value",
     "mv_cohort_retention",
     "mv_new_vs_returning_customers",
@@ -1530,13 +1530,13 @@ DIRECT: dict[str, tuple[str, str]] = {
              FROM so WHERE so.cust_id IS NOT NULL GROUP BY so.cust_id""",
         f"SELECT cust_id, {', '.join(SUMMARY_VALUES)} FROM analytics.{SUMMARY}",
     ),
-    "mv_customer_cohort_activity": (
+    "fact_customer_cohort_months": (
         """SELECT f.c AS cohort_month, so.m AS activity_month,
                   count(DISTINCT so.cust_id) AS customers, count(*) AS orders,
                   sum(so.total_amount) AS revenue, coalesce(sum(so.refund), 0) AS refunds
              FROM so JOIN f ON f.cust_id = so.cust_id GROUP BY f.c, so.m""",
         """SELECT cohort_month, activity_month, customers, orders, revenue, refunds
-             FROM analytics.mv_customer_cohort_activity""",
+             FROM analytics.fact_customer_cohort_months""",
     ),
     "mv_customer_lifetime_value": (
         """SELECT so.cust_id, count(*) AS orders, coalesce(sum(so.total_amount), 0) AS revenue,
@@ -1700,14 +1700,14 @@ def test_customer_cohort_activity(kpi_conn, src):
         .reset_index()
         .rename(columns={"month_start": "activity_month"})
     )
-    actual = view(kpi_conn, "mv_customer_cohort_activity")
+    actual = view(kpi_conn, "fact_customer_cohort_months")
     assert_matches(
         actual,
         expected,
         ["cohort_month", "activity_month"],
         exact=["customers", "orders"],
         money=["revenue", "refunds"],
-        label="mv_customer_cohort_activity",
+        label="fact_customer_cohort_months",
     )
     # Each cohort's first month holds all of it; no activity before the cohort or after the reference.
     first = actual[actual["activity_month"] == actual["cohort_month"]]
@@ -1819,6 +1819,20 @@ def test_customer_facts_incremental_equals_full(new_database) -> None:  # noqa: 
         assert {actions[f] for f in FACTS} == {"incremental_load"}
         assert _reloaded_months(conn, t0) == set()
         assert _reloaded_days(conn, t0, SUMMARY) == set()
+        assert actions[COHORTS] == "incremental_load"
+        assert _reloaded_months(conn, t0, COHORTS) == set()
+        assert_equal_to_direct(conn)
+
+        # A day appended, nothing else: the cohort table reloads that day's month only (of many).
+        t_day = _clock(conn)
+        first_day = append_day(conn, seed=12).day
+        actions = _build_fact_and_readers(conn)
+        assert actions[COHORTS] == "incremental_load"
+        assert _reloaded_months(conn, t_day, COHORTS) == {_month(first_day)}
+        assert (
+            conn.execute(f"SELECT count(DISTINCT month_start) FROM analytics.{FACT}").fetchone()[0]
+            > 1
+        )
         assert_equal_to_direct(conn)
 
         # A new day; old orders: one Cancelled (excluded), one deleted that was its customer's only
@@ -1876,6 +1890,13 @@ def test_customer_facts_incremental_equals_full(new_database) -> None:  # noqa: 
         assert conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0] == appended.day
         changed_days = {appended.day, cancel_day, gone_day, single_day, return_day}
         assert _reloaded_months(conn, t1) == {_month(d) for d in changed_days}
+        # The cohort table: every activity month from the earliest changed one on (a deleted
+        # order can move its customer's cohort in every later month), none before.
+        all_months = {
+            r[0] for r in conn.execute(f"SELECT DISTINCT month_start FROM analytics.{FACT}")
+        }
+        earliest = min(_month(d) for d in changed_days)
+        assert _reloaded_months(conn, t1, COHORTS) == {m for m in all_months if m >= earliest}
         # The summary follows fact_orders day by day: exactly the changed days.
         assert _reloaded_days(conn, t1, SUMMARY) == changed_days
         assert_equal_to_direct(conn)

@@ -7,7 +7,7 @@
 -- months inside the range without activity are rows of zeros. The reference month is flagged
 -- is_partial_month when the reference date is not its last day. The data has no history before its
 -- first order date, so the first cohort(s) also hold customers who had bought before (left-censored).
--- Read from analytics.mv_customer_cohort_activity (customers, orders and revenue per cohort and
+-- Read from analytics.fact_customer_cohort_months (customers, orders and revenue per cohort and
 -- activity month, computed once from the customer facts): no scan of every order, no distinct count.
 -- Question: Of the customers who first bought in a month, how many buy again in each following month?
 -- Owner: Customer analytics
@@ -29,7 +29,7 @@ cohorts AS (
     SELECT
         a.cohort_month,
         a.customers AS cohort_size
-    FROM analytics.mv_customer_cohort_activity AS a
+    FROM analytics.fact_customer_cohort_months AS a
     WHERE a.activity_month = a.cohort_month
 ),
 
@@ -52,7 +52,7 @@ activity AS (
         a.customers AS active_customers,
         a.orders,
         coalesce(a.revenue, 0) AS revenue
-    FROM analytics.mv_customer_cohort_activity AS a
+    FROM analytics.fact_customer_cohort_months AS a
 )
 
 SELECT

@@ -6,7 +6,7 @@
 -- A customer is NEW in the month of their first sales order (over all history): all their orders of
 -- that month count as new-customer orders. In a later month they are RETURNING. The data has no
 -- history before its first order date, so the first months overstate new customers (left-censored).
--- Read from analytics.mv_customer_cohort_activity (customers, orders and revenue per cohort and
+-- Read from analytics.fact_customer_cohort_months (customers, orders and revenue per cohort and
 -- activity month, computed once from the customer facts): no scan of every order, no distinct count.
 -- Materialized because the export fn_export_customers_new_vs_returning reads it: computed once per
 -- build, the export reads stored rows.
@@ -33,7 +33,7 @@ months AS (
     SELECT gs.month::date AS month_start
     FROM params AS p
     CROSS JOIN LATERAL generate_series(
-        (SELECT min(a.activity_month) FROM analytics.mv_customer_cohort_activity AS a),
+        (SELECT min(a.activity_month) FROM analytics.fact_customer_cohort_months AS a),
         date_trunc('month', p.ref_date),
         interval '1 month'
     ) AS gs (month)
@@ -55,7 +55,7 @@ by_month AS (
             AS new_customer_revenue,
         coalesce(sum(a.revenue) FILTER (WHERE a.cohort_month < a.activity_month), 0)
             AS returning_customer_revenue
-    FROM analytics.mv_customer_cohort_activity AS a
+    FROM analytics.fact_customer_cohort_months AS a
     GROUP BY a.activity_month
 ),
 

@@ -5,7 +5,7 @@
 -- before the reference date. Growth compares months matched by DATE (month_start - 1 month,
 -- month_start - 1 year), never by row offset. The reference month is flagged is_partial_month when
 -- the reference date is not its last day. Orders, revenue and refunds of customers' sales orders, and
--- the customer counts (new, returning), are read from analytics.mv_customer_cohort_activity (per
+-- the customer counts (new, returning), are read from analytics.fact_customer_cohort_months (per
 -- first-order month and activity month, computed once from the customer facts): no scan of every
 -- order, no distinct count; sales orders without a customer (not in those facts) are added from
 -- analytics.fact_orders (in orders, revenue and refunds only).
@@ -67,7 +67,7 @@ customer_months AS (
             AS returning_customers,
         sum(a.revenue) AS revenue,
         sum(a.refunds) AS refunds
-    FROM analytics.mv_customer_cohort_activity AS a
+    FROM analytics.fact_customer_cohort_months AS a
     GROUP BY a.activity_month
 ),
 
