@@ -1,9 +1,11 @@
 -- analytics.mv_churn_risk: which buying customers are about to be lost, how urgently, and what to do.
 -- One row per customer with at least one sales order (analytics.mv_customer_lifetime_value, orders > 0;
 -- customers who never purchased cannot churn and are not listed), with their RFM monetary score and
--- segment from analytics.mv_customer_rfm. Risk is measured against a churn window per value tier:
--- config customers.churn_days_platinum, customers.churn_days_gold, and customers.churn_days_standard
--- for Silver and Bronze (high-value customers buy more often, so their silence counts sooner).
+-- segment: read from analytics.mv_customer_rfm, which has one row per such buyer with the lifetime
+-- value columns used here (no join of the two views). Risk is measured against a churn window per
+-- value tier: config customers.churn_days_platinum, customers.churn_days_gold, and
+-- customers.churn_days_standard for Silver and Bronze (high-value customers buy more often, so their
+-- silence counts sooner).
 -- Risk level and priority are computed once per customer in a subquery fenced with OFFSET 0: inlined,
 -- the sort key and the action CASE re-evaluated the risk expressions for every comparison; as a
 -- MATERIALIZED CTE every buyer was written to a tuplestore before the sort (at scale 10 it spilled
@@ -37,32 +39,30 @@ WITH params AS MATERIALIZED (
 
 buyers AS (
     SELECT
-        l.cust_id,
-        l.full_name,
-        l.city,
-        l.state,
-        l.value_tier,
-        l.value_tier_order,
-        l.customer_status,
-        l.orders,
-        l.revenue,
-        l.aov,
-        l.last_order_date,
-        l.days_since_last_order,
-        l.avg_days_between_orders,
+        r.cust_id,
+        r.full_name,
+        r.city,
+        r.state,
+        r.value_tier,
+        r.value_tier_order,
+        r.customer_status,
+        r.frequency AS orders,
+        r.monetary AS revenue,
+        r.aov,
+        r.last_order_date,
+        r.recency_days AS days_since_last_order,
+        r.avg_days_between_orders,
         r.monetary_score,
         r.rfm_segment,
-        CASE l.value_tier
+        CASE r.value_tier
             WHEN 'Platinum' THEN p.churn_days_platinum
             WHEN 'Gold' THEN p.churn_days_gold
             ELSE p.churn_days_standard
         END AS churn_days,
         p.medium_ratio,
         p.critical_ratio
-    FROM analytics.mv_customer_lifetime_value AS l
+    FROM analytics.mv_customer_rfm AS r
     CROSS JOIN params AS p
-    LEFT JOIN analytics.mv_customer_rfm AS r ON r.cust_id = l.cust_id
-    WHERE l.orders > 0
 ),
 
 assessed AS (
@@ -82,7 +82,7 @@ prioritized AS (
     SELECT
         a.*,
         100 * least(a.risk_ratio_raw / nullif(a.critical_ratio, 0), 1)
-            * coalesce(a.monetary_score, 0) / 5.0 AS priority_raw
+            * a.monetary_score / 5.0 AS priority_raw
     FROM assessed AS a
     OFFSET 0
 )

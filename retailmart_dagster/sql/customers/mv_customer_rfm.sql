@@ -1,6 +1,10 @@
 -- analytics.mv_customer_rfm: RFM (recency, frequency, monetary) scores, segment and next action.
 -- One row per customer with at least one sales order (customers who never purchased have no recency
--- and are not scored), read from analytics.mv_customer_lifetime_value as of the reference date.
+-- and are not scored), read from analytics.mv_customer_lifetime_value as of the reference date, with
+-- the buyer's name, city, state, value tier (and its order), status, aov, average days between
+-- orders and last order date from there too: mv_churn_risk reads them here with the scores and
+-- segment, instead of joining every buyer's lifetime-value row to this view again (at scale 10:
+-- 1.69-1.87 -> 1.31-1.39 s for churn risk, 0.07 s more here; same rows).
 -- Scores are percentile ranks among buyers: score = 1 + floor(5 * (rank - 1) / buyers), with rank()
 -- (ties share the lowest rank) ordered so that worse values rank first: recency by
 -- days_since_last_order descending, frequency by orders ascending, monetary by revenue ascending.
@@ -52,8 +56,13 @@ buyers AS NOT MATERIALIZED (
     SELECT
         l.cust_id,
         l.full_name,
+        l.city,
+        l.state,
         l.value_tier,
+        l.value_tier_order,
         l.customer_status,
+        l.aov,
+        l.avg_days_between_orders,
         l.last_order_date,
         l.days_since_last_order AS recency_days,
         l.orders AS frequency,
@@ -163,8 +172,13 @@ segment_actions AS (
 SELECT
     s.cust_id,
     s.full_name,
+    s.city,
+    s.state,
     s.value_tier,
+    s.value_tier_order,
     s.customer_status,
+    s.aov,
+    s.avg_days_between_orders,
     s.last_order_date,
     s.recency_days,
     s.frequency,
