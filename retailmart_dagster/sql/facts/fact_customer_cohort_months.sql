@@ -15,8 +15,9 @@
 -- row goes, and that month is then a changed month no later than any month of theirs, so every
 -- row their cohort moves is reloaded. The fingerprint also holds the code versions of
 -- fact_customer_months and fact_customer_summary, so a re-created one reloads every month. A daily
--- refresh reloads the reference month only (at scale 10: about 18 k of 1.1 M customer-months
--- instead of all, joined to their cohort, was 0.7-0.9 s as a materialized view).
+-- refresh reloads the reference month only: at scale 10 0.08-0.11 s, against 0.7-0.9 s for the
+-- materialized view this table replaces (mv_customer_cohort_activity), which joined all 1.1 M
+-- customer-months to their cohort on every refresh; the first load costs 1.4-1.7 s.
 -- Question: How many customers of each first-order month buy in each month, with how many orders, how much revenue and refunds?
 -- Owner: Customer analytics
 -- Refresh: daily, incremental by month (months from the earliest changed customer-month on)
