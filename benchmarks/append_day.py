@@ -273,14 +273,18 @@ SNAPSHOT_SKIP_GROUPS = ("setup",)
 # by design they differ between a database that saw earlier runs and a fresh one. The views they
 # are built from (vw_alerts, vw_data_quality_report, ...) are compared.
 SNAPSHOT_SKIP_OBJECTS = ("fn_export_alerts", "fn_export_quality")
+# Facts are compared through the views that read them, except these: small tables that are
+# themselves KPI tables (cohorts x months; it was a materialized view), compared row by row too.
+SNAPSHOT_FACTS = ("fact_customer_cohort_months",)
 # Columns that identify a run's own record: a failing check's open issue (its id from a sequence,
 # the time it was detected). Whether a check has an open issue is compared instead.
 SNAPSHOT_RUN_COLUMNS = {"vw_data_quality_report": ("issue_id", "open_since")}
 
 
 def kpi_snapshot(conn: psycopg.Connection) -> dict[str, object]:
-    """Every analytics view and materialized view outside setup (rows as text, sorted) and every
-    export function's JSON: what a daily refresh must get exactly as a full build does."""
+    """Every analytics view and materialized view outside setup and the facts of SNAPSHOT_FACTS
+    (rows as text, sorted), and every export function's JSON: what a daily refresh must get
+    exactly as a full build does."""
     from psycopg import sql
 
     from retailmart_dagster.assets.exports import export_target
@@ -296,7 +300,7 @@ def kpi_snapshot(conn: psycopg.Connection) -> dict[str, object]:
         if obj.group in SNAPSHOT_SKIP_GROUPS or obj.name in SNAPSHOT_SKIP_OBJECTS:
             continue
         ident = sql.Identifier("analytics", obj.name)
-        if obj.kind in (VIEW, MATERIALIZED_VIEW):
+        if obj.kind in (VIEW, MATERIALIZED_VIEW) or obj.name in SNAPSHOT_FACTS:
             row = sql.SQL("t::text")
             run_columns = SNAPSHOT_RUN_COLUMNS.get(obj.name, ())
             if run_columns:

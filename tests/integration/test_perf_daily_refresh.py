@@ -133,6 +133,7 @@ def test_daily_refresh_equals_full_build(new_database, tmp_path: Path) -> None: 
     # Every check gave the same result, incrementally and in full.
     assert len(quality_refresh) >= 70 and quality_refresh == quality_rebuild
     assert len(after_refresh) >= 80
+    assert after_refresh["fact_customer_cohort_months"]  # a fact compared row by row too
     # The new day changed the KPIs (the reference date moved), and the refresh followed exactly.
     assert len(snapshot_differences(before_append, after_refresh)) >= 20
     assert snapshot_differences(after_refresh, after_rebuild) == []
