@@ -15,18 +15,19 @@
 -- Low. Each segment has exactly one recommended action (segment_actions below).
 -- The scores are computed without ranking each buyer: score >= k (k = 2..5) exactly when
 -- 5 * (rank - 1) >= (k - 1) * buyers, i.e. when at least m_k = ceil((k - 1) * buyers / 5) buyers have
--- a worse value, i.e. when the buyer's value is better than the m_k-th worst value. Each score is so
--- 1 + the number of these four cut values that the buyer's value beats; the cuts come from one sort
--- of each measure's values alone (percentile_disc), and the buyers are read once more in their stored
--- order (at scale 10: 1.29-1.35 -> 0.97-0.98 s for the view, same rows, instead of three window
--- sorts of whole buyer rows). A buyer's values are never NULL (percentile_disc skips NULLs).
+-- a worse value, i.e. when the buyer's value is better than the m_k-th worst value. Each score is
+-- therefore 1 + the number of these four cut values that the buyer's value beats; the cuts come from
+-- one sort of each measure's values alone (percentile_disc), and the buyers are read once more in
+-- their stored order (at scale 10: 1.29-1.35 -> 0.97-0.98 s for the view, same rows, instead of
+-- three window sorts of whole buyer rows). A buyer's values are never NULL (percentile_disc skips
+-- NULLs).
 -- Levels and segments are integer arithmetic (a score or FM compared with a threshold compares with
 -- its ceiling, or that of twice it for the FM sum). The scores, then the levels, then the segment's
 -- number are each computed once per buyer in a subquery fenced with OFFSET 0: unfenced, every
 -- reference to a level re-evaluated the arithmetic below it (the segment CASE refers to the levels up
 -- to eight times) — at scale 10 1.42 -> 1.25 s for the view, same rows; a MATERIALIZED CTE instead
--- wrote every buyer to a tuplestore, which spilled to disk. The segment's name and action are joined by its number from segment_actions
--- (looking them up in arrays built from it measured the same).
+-- wrote every buyer to a tuplestore, which spilled to disk. The segment's name and action are joined
+-- by its number from segment_actions (looking them up in arrays built from it measured the same).
 -- Question: Which customers are our best, which are slipping away, and what should we do with each group?
 -- Owner: Customer analytics
 -- Refresh: daily
