@@ -17,6 +17,7 @@ from dagster import (
 
 from retailmart_dagster.assets.alerts import build_alert_sync_asset, with_alert_deps
 from retailmart_dagster.assets.exports import build_export_assets
+from retailmart_dagster.assets.fact_vacuum import build_fact_vacuum_asset
 from retailmart_dagster.assets.sql_assets import build_sql_assets, load_sql_objects, source_specs
 from retailmart_dagster.automation import build_automation
 from retailmart_dagster.checks.assets import (
@@ -86,6 +87,7 @@ def build_definitions(
             *build_export_assets(objects),
             *quality.assets,
             build_alert_sync_asset(objects),
+            build_fact_vacuum_asset(objects),
         ],
         asset_checks=quality.asset_checks,
         jobs=[full_refresh, *quality.jobs, *automation.jobs],

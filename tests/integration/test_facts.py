@@ -1609,3 +1609,54 @@ def test_table_print_reads_versions_of_older_rows_and_hashes_only_the_rest(new_d
             assert _table_print(conn, 900, before[2]) == expected, edit
             assert expected[2] != before[2], edit  # the versions changed
         assert _table_print(conn, 900, None)[1] == expected[1]
+
+
+def test_full_build_leaves_every_fact_all_visible(kpi_run) -> None:  # noqa: ANN001
+    """After a full build (two steps at once), analytics/fact_vacuum ran after every fact, found
+    their visibility maps unset (the VACUUM right after each first load cannot mark pages while the
+    other step's transaction is older than the load) and left every fact's pages all-visible."""
+    from retailmart_dagster.assets.fact_vacuum import FACT_VACUUM_KEY
+
+    facts = sorted(o.name for o in load_sql_objects() if o.kind == "fact_table")
+    [event] = [
+        e for e in kpi_run.get_asset_materialization_events() if e.asset_key == FACT_VACUUM_KEY
+    ]
+    metadata = event.step_materialization_data.materialization.metadata
+    shares = metadata["facts"].data
+    assert sorted(shares) == facts
+    assert metadata["older_snapshots_left"].value == 0
+    assert metadata["vacuumed"].value >= 1
+    for name, share in shares.items():
+        if share["pages"]:
+            assert share["visible_share_after"] >= 0.9, (name, share)
+    assert any(s["visible_share_before"] < 0.9 for s in shares.values())
+
+
+def test_fact_vacuum_waits_for_older_snapshots(new_database) -> None:  # noqa: ANN001
+    """Pages whose rows an older snapshot may not see cannot be marked all-visible: vacuum_facts
+    waits (at most its timeout) for such transactions, says how many were left, and marks the
+    pages once they ended; a fact whose pages are all-visible is not vacuumed again."""
+    from retailmart_dagster.assets.fact_vacuum import vacuum_facts
+
+    url = new_database("fvac")
+    with psycopg.connect(url, autocommit=True) as old, psycopg.connect(url) as conn:
+        old.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        old.execute("SELECT 1")  # takes the snapshot, before the load below commits
+        with conn.transaction():
+            conn.execute("CREATE SCHEMA analytics")
+            conn.execute("CREATE TABLE analytics.fact_t (id int) WITH (autovacuum_enabled = false)")
+            conn.execute("INSERT INTO analytics.fact_t SELECT generate_series(1, 5000)")
+        blocked = vacuum_facts(conn, ["fact_t", "fact_missing"], 0.9, 0.3)
+        assert sorted(blocked["before"]) == ["fact_t"]
+        assert blocked["waited_s"] >= 0.3
+        assert blocked["older_snapshots_left"] == 1
+        assert list(blocked["vacuumed"]) == ["fact_t"]
+        assert blocked["after"]["fact_t"].pages > 0
+        assert blocked["after"]["fact_t"].all_visible == 0
+        old.execute("COMMIT")
+        done = vacuum_facts(conn, ["fact_t"], 0.9, 5)
+        assert done["older_snapshots_left"] == 0 and done["waited_s"] < 5
+        assert list(done["vacuumed"]) == ["fact_t"]
+        assert done["after"]["fact_t"].share == 1.0
+        again = vacuum_facts(conn, ["fact_t"], 0.9, 5)
+        assert again["vacuumed"] == {} and again["waited_s"] == 0
