@@ -301,8 +301,8 @@ FROM days AS d;
 
 -- The source's older lines: how many, and the sum of their hashes (h), with the count and hash sum
 -- of the same lines' versions (version_lines, version_h: each line's xmin, the transaction that wrote
--- that version of it, as a stable number, 3 - xmin, mixed; in integer arithmetic, see
--- VERSION_HASH in checks/segments.py). The last load recorded both
+-- that version of it, as a stable number, (3 - xmin) modulo 2^32, mixed; see VERSION_HASH in
+-- checks/segments.py). The last load recorded both
 -- for its own boundary (fields 5-9 of the 'fact_orders:source' fingerprint). Every insert, update
 -- or delete of a line adds or removes a line version, whose xmin is a transaction the last load did
 -- not see committed; so while the versions below the recorded boundary are the ones recorded (barring
@@ -316,7 +316,7 @@ CREATE TEMP TABLE pg_temp.fact_orders_older_lines ON COMMIT DROP AS
 WITH params AS MATERIALIZED (
     SELECT
         current_setting('retailmart.fact_orders_line_boundary')::int AS boundary,
-        age('3'::xid) AS xid_base
+        age('3'::xid)::bigint AS xid_base
 ),
 
 recorded AS MATERIALIZED (
@@ -337,7 +337,9 @@ recorded AS MATERIALIZED (
 recorded_versions AS MATERIALIZED (
     SELECT
         count(*) AS version_lines,
-        coalesce(sum(hashint4(age(i.xmin) - (SELECT p.xid_base FROM params AS p))), 0) AS version_h
+        coalesce(
+            sum(hashint8((age(i.xmin)::bigint - (SELECT p.xid_base FROM params AS p)) & 4294967295)), 0
+        ) AS version_h
     FROM sales.order_items AS i
     WHERE i.order_id < (SELECT r.boundary FROM recorded AS r)
 ),
@@ -354,7 +356,7 @@ added AS MATERIALIZED (
     SELECT
         count(*) AS lines,
         coalesce(sum(hashint4(hash_record(i))), 0) AS h,
-        coalesce(sum(hashint4(age(i.xmin) - p.xid_base)), 0) AS version_h
+        coalesce(sum(hashint8((age(i.xmin)::bigint - p.xid_base) & 4294967295)), 0) AS version_h
     FROM kept AS k
     CROSS JOIN params AS p
     JOIN sales.order_items AS i ON i.order_id >= k.boundary AND i.order_id < p.boundary
@@ -365,7 +367,7 @@ hashed AS MATERIALIZED (
     SELECT
         count(*) AS lines,
         coalesce(sum(hashint4(hash_record(i))), 0) AS h,
-        coalesce(sum(hashint4(age(i.xmin) - p.xid_base)), 0) AS version_h
+        coalesce(sum(hashint8((age(i.xmin)::bigint - p.xid_base) & 4294967295)), 0) AS version_h
     FROM sales.order_items AS i
     CROSS JOIN params AS p
     WHERE i.order_id < p.boundary

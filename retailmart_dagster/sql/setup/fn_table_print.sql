@@ -4,8 +4,8 @@
 -- summed), computed without hashing most rows again. Also returns the state to record for the next
 -- call: 'boundary:rows:hash:versions' — the rows whose key (an order id column) is below boundary
 -- (the older rows), their content hash sum and the sum of their versions' hashes (each row's xmin as
--- a stable number, hashint4(age(xmin) - age('3')), as the quality evaluation's version prints, see
--- checks/segments.py).
+-- a stable number, (age(xmin) - age('3')) modulo 2^32, that is (3 - xmin) modulo 2^32, hashed with
+-- hashint8, as the quality evaluation's version prints, see VERSION_HASH in checks/segments.py).
 -- With a recorded state whose boundary is not above this one, the older rows' versions are read first
 -- (one pass over xmin, about a third of hashing every value): while they are the recorded ones, so
 -- are those rows (every insert, update or delete adds or removes a row version, whose xmin is a
@@ -32,7 +32,7 @@ STABLE
 AS $$
 DECLARE
     content text := format('hashint8extended(hash_record_extended(t, %s), %s)', p_seed, p_seed);
-    version text := format('hashint4(age(t.xmin) - %s)', age('3'::xid));
+    version text := format('hashint8((age(t.xmin)::bigint - (%s)) & 4294967295)', age('3'::xid));
     recorded_boundary integer;
     older_rows bigint;
     older_versions numeric;
