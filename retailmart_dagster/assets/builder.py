@@ -762,10 +762,17 @@ class SqlBuilder:
         """Build obj in one transaction and record it in the audit tables; re-raises on failure."""
         started_at = time.time()
         try:
+            first_load = False
             with conn.transaction():
                 result = self._build_in_transaction(conn, obj)
                 self._audit(conn, obj, run_id, started_at, result, None)
-            if obj.kind == FACT_TABLE and result.action in ("create", "recreate"):
+                first_load = obj.kind == FACT_TABLE and result.action in ("create", "recreate")
+                if first_load:
+                    # Committed synchronously (one WAL flush), so the VACUUM below can set the
+                    # rows' hint bits: after an asynchronous commit (synchronous_commit = off) it
+                    # may not until the WAL writer has flushed the commit record.
+                    conn.execute("SET LOCAL synchronous_commit = on")
+            if first_load:
                 self._vacuum(conn, obj)
             return result
         except Exception as exc:
@@ -781,10 +788,10 @@ class SqlBuilder:
             raise
 
     def _vacuum(self, conn: psycopg.Connection, obj: SqlObject) -> None:
-        """VACUUM (ANALYZE) a fact table after its first load, outside the build's transaction
-        (VACUUM cannot run in one): it sets every row's hint bits once and gives the planner the
-        table's statistics before the objects that read it are built. It can rarely set the
-        visibility map (the index-only scans planned on the fact need it: fact_orders' key carries
+        """VACUUM (ANALYZE) a fact table after its first load (committed synchronously, see
+        :meth:`build`), outside the build's transaction (VACUUM cannot run in one): it sets every
+        row's hint bits once and gives the planner the table's statistics before the objects that
+        read it are built. It can rarely set the visibility map (the index-only scans planned on the fact need it: fact_orders' key carries
         order_date for the payment and shipment facts), because the run's other step is usually
         older than the load; the asset analytics/fact_vacuum does that after every fact
         (retailmart_dagster/assets/fact_vacuum.py). Without the statistics the first builds on a

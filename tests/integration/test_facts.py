@@ -145,6 +145,13 @@ def test_incremental_load_reloads_changed_days_only_and_equals_full_build(new_da
             " WHERE relid = 'analytics.fact_orders'::regclass"
         ).fetchone()[0]
         assert vacuumed is not None
+        # The load committed synchronously, so that VACUUM could set the rows' hint bits and, with no
+        # other transaction running here, mark every page all-visible.
+        pages, visible = conn.execute(
+            "SELECT relpages, relallvisible FROM pg_class"
+            " WHERE oid = 'analytics.fact_orders'::regclass"
+        ).fetchone()
+        assert visible == pages > 0
         # ... and analyzed with it, so the objects built on it next plan on its statistics.
         assert (
             conn.execute(
@@ -1660,3 +1667,12 @@ def test_fact_vacuum_waits_for_older_snapshots(new_database) -> None:  # noqa: A
         assert done["after"]["fact_t"].share == 1.0
         again = vacuum_facts(conn, ["fact_t"], 0.9, 5)
         assert again["vacuumed"] == {} and again["waited_s"] == 0
+        # Right after an asynchronous commit the rows may not get their "committed" hint bit, and a
+        # page is marked all-visible only with it: vacuum_facts flushes the WAL first.
+        with conn.transaction():
+            conn.execute("SET LOCAL synchronous_commit = off")
+            conn.execute("CREATE TABLE analytics.fact_u (id int) WITH (autovacuum_enabled = false)")
+            conn.execute("INSERT INTO analytics.fact_u SELECT generate_series(1, 5000)")
+        fresh = vacuum_facts(conn, ["fact_u"], 0.9, 5)
+        assert list(fresh["vacuumed"]) == ["fact_u"]
+        assert fresh["after"]["fact_u"].share == 1.0
