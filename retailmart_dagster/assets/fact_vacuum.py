@@ -15,12 +15,13 @@ heap fetches on each daily refresh.
 
 This asset runs after every fact. It VACUUMs (without ANALYZE: the loads keep the statistics, see
 ``SqlBuilder._analyze_if_stale``) each fact whose all-visible pages are fewer than
-``runtime.fact_vacuum_below_visible_share`` of its pages, after waiting (at most
-``runtime.fact_vacuum_wait_s`` in all) until the WAL is flushed and no other transaction of the
-database holds a snapshot taken before this step began, that is, before the facts' loads were
-committed. A daily refresh reloads a few days of each fact and usually vacuums none or two small
-ones (a catalog query, about 0.07 s at scale 10); after a full build at scale 10 it vacuumed 13 of
-the 14 facts in 0.27 s after waiting 0.26 s (fact_orders, built first, was already all-visible)."""
+``runtime.fact_vacuum_below_visible_share`` of its pages. A fact whose pages are still not marked
+(rows whose commit is not flushed yet, or that a transaction older than this step may not see) is
+vacuumed again after waiting (at most ``runtime.fact_vacuum_wait_s`` in all) until the WAL is
+flushed and no other transaction of the database holds a snapshot taken before this step began,
+that is, before the facts' loads were committed (:func:`vacuum_facts`). A daily refresh reloads a
+few days of each fact and vacuums none or the two month facts (their reload touches most of their
+pages); after a full build it vacuums them all."""
 
 import time
 from collections.abc import Sequence
@@ -135,10 +136,14 @@ def vacuum_facts(
 ) -> dict:
     """VACUUM the facts of names whose all-visible share is below below_share; what it did.
 
-    Each VACUUM comes after waiting (within wait_s in all) until no other backend holds a snapshot
-    older than this call; a fact that is still below the share afterwards (a transaction not seen
-    in pg_stat_activity, such as an autovacuum worker's catalog scan, held the horizon back) is
-    vacuumed again after a pause, at most VACUUM_ATTEMPTS times, while wait_s lasts."""
+    A fact still below the share after its VACUUM (rows whose commit is not flushed yet, or that a
+    transaction older than this call may not see) is vacuumed again, at most VACUUM_ATTEMPTS times
+    in all, each time after waiting (within wait_s from the start of the call) for the WAL flush
+    (:func:`wait_for_wal_flush`) and until no other backend holds a snapshot older than this call
+    (:func:`older_snapshots`; one not seen there, such as an autovacuum worker's catalog scan, is
+    outwaited by the pause between attempts). The first VACUUM does not wait: on a daily refresh
+    the facts due were loaded seconds before, and waiting for the WAL flush of the steps running
+    meanwhile would make this step the run's last one for up to 0.6 s."""
     started = time.perf_counter()
     before = visibility(conn, names)
     conn.rollback()
@@ -154,15 +159,17 @@ def vacuum_facts(
                     "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
                 ).fetchone()[0]
             )
-            waited += wait_for_wal_flush(conn, wait_s)
             for name in due:
                 for attempt in range(1, VACUUM_ATTEMPTS + 1):
-                    wait_started = time.perf_counter()
-                    while (left := older_snapshots(conn, horizon)) and (
-                        time.perf_counter() - started < wait_s
-                    ):
+                    if attempt > 1:
+                        wait_started = time.perf_counter()
                         time.sleep(WAIT_PAUSE_S)
-                    waited += time.perf_counter() - wait_started
+                        wait_for_wal_flush(conn, wait_s - (time.perf_counter() - started))
+                        while (left := older_snapshots(conn, horizon)) and (
+                            time.perf_counter() - started < wait_s
+                        ):
+                            time.sleep(WAIT_PAUSE_S)
+                        waited += time.perf_counter() - wait_started
                     vacuum_started = time.perf_counter()
                     conn.execute(
                         sql.SQL("VACUUM (SKIP_LOCKED) {}").format(
@@ -173,14 +180,10 @@ def vacuum_facts(
                         timings.get(name, 0.0) + time.perf_counter() - vacuum_started, 3
                     )
                     done = visibility(conn, [name]).get(name)
-                    if (
-                        done is None
-                        or done.share >= below_share
-                        or attempt == VACUUM_ATTEMPTS
-                        or time.perf_counter() - started >= wait_s
-                    ):
+                    if done is None or done.share >= below_share:
                         break
-                    time.sleep(WAIT_PAUSE_S)
+                    if time.perf_counter() - started >= wait_s:
+                        break
         finally:
             conn.autocommit = autocommit
     after = visibility(conn, names)

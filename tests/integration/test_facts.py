@@ -1655,7 +1655,7 @@ def test_fact_vacuum_waits_for_older_snapshots(new_database) -> None:  # noqa: A
             conn.execute("INSERT INTO analytics.fact_t SELECT generate_series(1, 5000)")
         blocked = vacuum_facts(conn, ["fact_t", "fact_missing"], 0.9, 0.3)
         assert sorted(blocked["before"]) == ["fact_t"]
-        assert blocked["waited_s"] >= 0.3
+        assert 0.1 < blocked["waited_s"] <= 0.4
         assert blocked["older_snapshots_left"] == 1
         assert list(blocked["vacuumed"]) == ["fact_t"]
         assert blocked["after"]["fact_t"].pages > 0

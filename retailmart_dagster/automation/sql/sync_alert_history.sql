@@ -110,11 +110,20 @@ opened AS (
     RETURNING alert_id, severity
 )
 
+-- The counts of the alerts true now in one pass over them.
 SELECT
     (SELECT count(*) FROM opened) AS opened,
     (SELECT count(*) FROM still_open) AS still_open,
     (SELECT count(*) FROM resolved) AS resolved,
-    (SELECT count(*) FROM current_alerts) AS open_now,
-    (SELECT count(*) FROM current_alerts AS c WHERE c.severity = 'critical') AS critical,
-    (SELECT count(*) FROM current_alerts AS c WHERE c.severity = 'warning') AS warning,
-    (SELECT count(*) FROM current_alerts AS c WHERE c.severity = 'info') AS info;
+    n.open_now,
+    n.critical,
+    n.warning,
+    n.info
+FROM (
+    SELECT
+        count(*) AS open_now,
+        count(*) FILTER (WHERE c.severity = 'critical') AS critical,
+        count(*) FILTER (WHERE c.severity = 'warning') AS warning,
+        count(*) FILTER (WHERE c.severity = 'info') AS info
+    FROM current_alerts AS c
+) AS n;
