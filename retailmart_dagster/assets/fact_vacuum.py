@@ -194,6 +194,7 @@ def vacuum_facts(
         "vacuumed": timings,
         "waited_s": round(waited, 3),
         "older_snapshots_left": left,
+        "unmarked": [n for n in due if n in after and after[n].share < below_share],
     }
 
 
@@ -223,11 +224,12 @@ def build_fact_vacuum_asset(objects: Sequence[SqlObject]) -> AssetsDefinition:
             context.log.error(str(exc))
             raise RetryRequested(max_retries=2, seconds_to_wait=2) from exc
         vacuumed = done["vacuumed"]
-        if done["older_snapshots_left"]:
+        if done["unmarked"]:
             context.log.warning(
-                f"{done['older_snapshots_left']} transaction(s) older than the facts' loads were "
-                f"still running after {done['waited_s']} s (runtime.fact_vacuum_wait_s): VACUUM could not "
-                "mark the pages they may not see all-visible; the next run tries again."
+                f"Still mostly not all-visible after VACUUM: {', '.join(done['unmarked'])}"
+                f" ({done['older_snapshots_left']} transaction(s) older than the facts' loads"
+                f" still running after {done['waited_s']} s, runtime.fact_vacuum_wait_s): pages"
+                " such a transaction may not see cannot be marked; the next run tries again."
             )
         context.log.info(
             f"Vacuumed {len(vacuumed)} of {len(facts)} fact tables"
@@ -247,6 +249,7 @@ def build_fact_vacuum_asset(objects: Sequence[SqlObject]) -> AssetsDefinition:
                 "vacuumed": MetadataValue.int(len(vacuumed)),
                 "waited_s": MetadataValue.float(float(done["waited_s"])),
                 "older_snapshots_left": MetadataValue.int(done["older_snapshots_left"]),
+                "still_unmarked": MetadataValue.int(len(done["unmarked"])),
                 "facts": MetadataValue.json(shares),
             }
         )

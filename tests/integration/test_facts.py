@@ -1632,6 +1632,7 @@ def test_full_build_leaves_every_fact_all_visible(kpi_run) -> None:  # noqa: ANN
     shares = metadata["facts"].data
     assert sorted(shares) == facts
     assert metadata["older_snapshots_left"].value == 0
+    assert metadata["still_unmarked"].value == 0
     assert metadata["vacuumed"].value >= 1
     for name, share in shares.items():
         if share["pages"]:
@@ -1660,11 +1661,13 @@ def test_fact_vacuum_waits_for_older_snapshots(new_database) -> None:  # noqa: A
         assert list(blocked["vacuumed"]) == ["fact_t"]
         assert blocked["after"]["fact_t"].pages > 0
         assert blocked["after"]["fact_t"].all_visible == 0
+        assert blocked["unmarked"] == ["fact_t"]
         old.execute("COMMIT")
         done = vacuum_facts(conn, ["fact_t"], 0.9, 5)
         assert done["older_snapshots_left"] == 0 and done["waited_s"] < 5
         assert list(done["vacuumed"]) == ["fact_t"]
         assert done["after"]["fact_t"].share == 1.0
+        assert done["unmarked"] == []
         again = vacuum_facts(conn, ["fact_t"], 0.9, 5)
         assert again["vacuumed"] == {} and again["waited_s"] == 0
         # Right after an asynchronous commit the rows may not get their "committed" hint bit, and a
