@@ -5,6 +5,7 @@ orders the table equals a full rebuild."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import pandas as pd
@@ -1619,9 +1620,10 @@ def test_table_print_reads_versions_of_older_rows_and_hashes_only_the_rest(new_d
 
 
 def test_full_build_leaves_every_fact_all_visible(kpi_run) -> None:  # noqa: ANN001
-    """After a full build (two steps at once), analytics/fact_vacuum ran after every fact, found
-    their visibility maps unset (the VACUUM right after each first load cannot mark pages while the
-    other step's transaction is older than the load) and left every fact's pages all-visible."""
+    """After a full build (two steps at once), analytics/fact_vacuum ran after every fact and left
+    every fact's pages all-visible. (The VACUUM right after a first load cannot mark the pages while
+    the other step runs a statement older than the load: at scale 10 it left 12 of 14 facts for
+    fact_vacuum; how many here depends on timing, so it is not asserted.)"""
     from retailmart_dagster.assets.fact_vacuum import FACT_VACUUM_KEY
 
     facts = sorted(o.name for o in load_sql_objects() if o.kind == "fact_table")
@@ -1633,11 +1635,9 @@ def test_full_build_leaves_every_fact_all_visible(kpi_run) -> None:  # noqa: ANN
     assert sorted(shares) == facts
     assert metadata["older_snapshots_left"].value == 0
     assert metadata["still_unmarked"].value == 0
-    assert metadata["vacuumed"].value >= 1
     for name, share in shares.items():
         if share["pages"]:
             assert share["visible_share_after"] >= 0.9, (name, share)
-    assert any(s["visible_share_before"] < 0.9 for s in shares.values())
 
 
 def test_fact_vacuum_waits_for_older_snapshots(new_database) -> None:  # noqa: ANN001
@@ -1654,9 +1654,12 @@ def test_fact_vacuum_waits_for_older_snapshots(new_database) -> None:  # noqa: A
             conn.execute("CREATE SCHEMA analytics")
             conn.execute("CREATE TABLE analytics.fact_t (id int) WITH (autovacuum_enabled = false)")
             conn.execute("INSERT INTO analytics.fact_t SELECT generate_series(1, 5000)")
+        started = time.perf_counter()
         blocked = vacuum_facts(conn, ["fact_t", "fact_missing"], 0.9, 0.3)
+        # It kept trying for its whole 0.3 s (a pause, then waits, before its second VACUUM).
+        assert time.perf_counter() - started >= 0.3
         assert sorted(blocked["before"]) == ["fact_t"]
-        assert 0.1 < blocked["waited_s"] <= 0.4
+        assert 0.05 <= blocked["waited_s"] < 1
         assert blocked["older_snapshots_left"] == 1
         assert list(blocked["vacuumed"]) == ["fact_t"]
         assert blocked["after"]["fact_t"].pages > 0
