@@ -791,15 +791,15 @@ class SqlBuilder:
         """VACUUM (ANALYZE) a fact table after its first load (committed synchronously, see
         :meth:`build`), outside the build's transaction (VACUUM cannot run in one): it sets every
         row's hint bits once and gives the planner the table's statistics before the objects that
-        read it are built. It can rarely set the visibility map (the index-only scans planned on the fact need it: fact_orders' key carries
-        order_date for the payment and shipment facts), because the run's other step is usually
-        older than the load; the asset analytics/fact_vacuum does that after every fact
-        (retailmart_dagster/assets/fact_vacuum.py). Without the statistics the first builds on a
-        new fact planned on default estimates, or on whatever autovacuum had analyzed meanwhile:
-        mv_campaign_performance took 1.6 s instead of 0.29 s at scale 10 (a merge join along the
-        whole customer index of fact_orders). At scale 10, fact_orders: about 0.3 s to vacuum,
-        0.2 s to analyze. Skipped when the connection is inside a caller's transaction (then
-        ANALYZE alone, in it)."""
+        read it are built. It can rarely set the visibility map (the index-only scans planned on
+        the fact need it: fact_orders' key carries order_date for the payment and shipment facts),
+        because the run's other step is usually running a statement older than the load; the asset
+        analytics/fact_vacuum does that after every fact (retailmart_dagster/assets/fact_vacuum.py).
+        Without the statistics the first builds on a new fact planned on default estimates, or on
+        whatever autovacuum had analyzed meanwhile: mv_campaign_performance took 1.6 s instead of
+        0.29 s at scale 10 (a merge join along the whole customer index of fact_orders). At scale
+        10, fact_orders: about 0.3 s to vacuum, 0.2 s to analyze. Skipped when the connection is
+        inside a caller's transaction (then ANALYZE alone, in it)."""
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.execute(sql.SQL("ANALYZE {}").format(self._ident(obj)))
             return

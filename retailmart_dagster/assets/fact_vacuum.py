@@ -1,5 +1,5 @@
-"""Fact-table upkeep: one asset, after every fact, that VACUUMs the facts whose visibility map a load
-left mostly unset.
+"""Fact-table upkeep: one asset, after every fact, that VACUUMs the facts whose visibility map a
+load left mostly unset.
 
 A fact's first load is committed synchronously and followed at once by ``VACUUM (ANALYZE)``
 (``SqlBuilder.build``): its statistics and hint bits are needed by the objects built on it next.
@@ -208,8 +208,10 @@ def build_fact_vacuum_asset(objects: Sequence[SqlObject]) -> AssetsDefinition:
         kinds={"postgres", "python"},
         description=(
             "VACUUMs the fact tables whose visibility map is mostly unset (after their first load "
-            "or a big reload), once no transaction older than their loads is left, so index-only "
-            "scans on them skip the heap. See retailmart_dagster/assets/fact_vacuum.py."
+            "or a big reload), and again, after waiting for the WAL flush and for the transactions "
+            "older than their loads, those whose pages stayed unmarked: scans of the facts then "
+            "skip per-row visibility checks and index-only scans skip the heap. See "
+            "retailmart_dagster/assets/fact_vacuum.py."
         ),
         tags={"retailmart/domain": FACT_GROUP},
     )

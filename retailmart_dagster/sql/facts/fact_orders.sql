@@ -338,7 +338,10 @@ recorded_versions AS MATERIALIZED (
     SELECT
         count(*) AS version_lines,
         coalesce(
-            sum(hashint8((age(i.xmin)::bigint - (SELECT p.xid_base FROM params AS p)) & 4294967295)), 0
+            sum(
+                hashint8((age(i.xmin)::bigint - (SELECT p.xid_base FROM params AS p)) & 4294967295)
+            ),
+            0
         ) AS version_h
     FROM sales.order_items AS i
     WHERE i.order_id < (SELECT r.boundary FROM recorded AS r)
