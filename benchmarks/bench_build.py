@@ -75,7 +75,12 @@ from retailmart_dagster.assets.exports import (  # noqa: E402
     export_target,
     serialize,
 )
-from retailmart_dagster.assets.fact_vacuum import vacuum_facts, vacuum_settings  # noqa: E402
+from retailmart_dagster.assets.fact_vacuum import (  # noqa: E402
+    FACT_VACUUM_KEY,
+    fact_names,
+    vacuum_facts,
+    vacuum_settings,
+)
 from retailmart_dagster.assets.sql_assets import _config_hook, load_sql_objects  # noqa: E402
 from retailmart_dagster.checks.assets import checks_code_version, evaluate_and_record  # noqa: E402
 from retailmart_dagster.checks.registry import load_checks  # noqa: E402
@@ -85,7 +90,7 @@ from retailmart_dagster.resources.embedded import EmbeddedPostgres  # noqa: E402
 END_DATE = dt.date(2025, 10, 1)
 QUALITY_STEP = "analytics__data_quality_evaluation"
 ALERT_STEP = "analytics__alert_history_sync"
-FACT_VACUUM_STEP = "analytics__fact_vacuum"
+FACT_VACUUM_STEP = FACT_VACUUM_KEY.to_python_identifier()
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # Peak memory of each Dagster run's own process in this scale's benchmark (see dagster_build).
 RUN_PEAKS_MIB: list[float] = []
@@ -153,8 +158,7 @@ def direct_build(url: str, out_dir: Path, clock: dt.date) -> tuple[float, dict[s
             builder.build(conn, obj, run_id="bench-direct")
             per[f"analytics__{obj.name}"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        facts = [o.name for o in objects if o.kind == "fact_table"]
-        vacuum_facts(conn, facts, *vacuum_settings())
+        vacuum_facts(conn, fact_names(objects), *vacuum_settings())
         per[FACT_VACUUM_STEP] = time.perf_counter() - t0
         t0 = time.perf_counter()
         run_alert_sync(conn, "bench-direct")
@@ -483,7 +487,7 @@ def _layer(step: str, objects: dict[str, tuple[str, str]]) -> str:
         return "data quality"
     if name == "alert_history_sync" or group == "alerts":
         return "alerts"
-    if kind == "fact_table" or name == "fact_vacuum":
+    if kind == "fact_table" or name == FACT_VACUUM_KEY.path[-1]:
         return "facts"
     return LAYERS[3]
 

@@ -198,8 +198,13 @@ def vacuum_facts(
     }
 
 
+def fact_names(objects: Sequence[SqlObject]) -> list[str]:
+    """The fact tables among objects, by name: what fact_vacuum looks after."""
+    return sorted(o.name for o in objects if o.kind == FACT_TABLE)
+
+
 def build_fact_vacuum_asset(objects: Sequence[SqlObject]) -> AssetsDefinition:
-    facts = sorted(o.name for o in objects if o.kind == FACT_TABLE)
+    facts = fact_names(objects)
 
     @asset(
         key=FACT_VACUUM_KEY,
