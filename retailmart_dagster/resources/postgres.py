@@ -144,7 +144,10 @@ class PostgresResource(ConfigurableResource):
     )
     parallel_workers_per_step: int = Field(
         default=-1,
-        description="max_parallel_workers_per_gather of the run's connections (-1 = the server's).",
+        description=(
+            "max_parallel_workers_per_gather and max_parallel_maintenance_workers of the run's"
+            " connections (-1 = the server's)."
+        ),
     )
 
     # Idle connections of the run, reused by its next steps (see connection()).
@@ -185,10 +188,13 @@ class PostgresResource(ConfigurableResource):
                 (str(self.statement_timeout_ms),),
             )
             if self.parallel_workers_per_step >= 0:
-                # See runtime.parallel_workers_per_step in config/analytics.toml.
+                # See runtime.parallel_workers_per_step in config/analytics.toml: a query's workers
+                # and an index build's (CREATE INDEX of a fact or of a view's next version).
+                workers = str(self.parallel_workers_per_step)
                 cur.execute(
-                    "SELECT set_config('max_parallel_workers_per_gather', %s, false)",
-                    (str(self.parallel_workers_per_step),),
+                    "SELECT set_config('max_parallel_workers_per_gather', %s, false),"
+                    " set_config('max_parallel_maintenance_workers', %s, false)",
+                    (workers, workers),
                 )
         conn.commit()
         use_pipeline_role(conn)

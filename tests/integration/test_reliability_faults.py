@@ -212,18 +212,24 @@ def test_runaway_query_is_cancelled_by_the_statement_timeout(
 def test_run_connections_take_the_configured_parallel_workers(
     fault_server: EmbeddedPostgres,
 ) -> None:
-    """runtime.parallel_workers_per_step sets max_parallel_workers_per_gather on every connection of
-    a run (the quality evaluation's extra connections copy its session settings); -1 leaves the
-    server's own setting."""
+    """runtime.parallel_workers_per_step sets max_parallel_workers_per_gather (a query's workers)
+    and max_parallel_maintenance_workers (an index build's) on every connection of a run (the
+    quality evaluation's extra connections copy its session settings); -1 leaves the server's own
+    settings."""
     url = fault_server.url("retailmart")
+    shown_sql = (
+        "SELECT current_setting('max_parallel_workers_per_gather'),"
+        " current_setting('max_parallel_maintenance_workers')"
+    )
     with psycopg.connect(url) as plain:
-        server_value = plain.execute("SHOW max_parallel_workers_per_gather").fetchone()[0]
-    assert server_value == "2"  # the embedded server's setting (resources/embedded.py)
-    for configured, expected in ((0, "0"), (1, "1"), (-1, server_value)):
+        server_values = plain.execute(shown_sql).fetchone()
+    # The embedded server's query setting (resources/embedded.py) and PostgreSQL's default.
+    assert server_values == ("2", "2")
+    for configured, expected in ((0, ("0", "0")), (1, ("1", "1")), (-1, server_values)):
         resource = PostgresResource(database_url=url, parallel_workers_per_step=configured)
         try:
             with resource.connection() as conn, conn.transaction():
-                shown = conn.execute("SHOW max_parallel_workers_per_gather").fetchone()[0]
+                shown = conn.execute(shown_sql).fetchone()
             assert shown == expected, configured
         finally:
             resource.teardown_after_execution(None)
