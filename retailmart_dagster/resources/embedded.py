@@ -26,7 +26,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -243,13 +243,19 @@ class EmbeddedPostgres:
         return target_pkg / "pginstall" / "bin"
 
     def _run(
-        self, args: list[str], user: pwd.struct_passwd | None, cwd: Path, timeout: float = 120
+        self,
+        args: list[str],
+        user: pwd.struct_passwd | None,
+        cwd: Path,
+        timeout: float = 120,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_ALL"] = "C"
         try:
             return subprocess.run(
                 args,
+                input=stdin,
                 cwd=cwd,
                 env=env,
                 capture_output=True,
@@ -454,6 +460,31 @@ class EmbeddedPostgres:
                 Path(state.runtime_dir),
             )
             return True
+
+    def run_binary(
+        self, name: str, args: Sequence[str], stdin: str | None = None, timeout: float = 600
+    ) -> str:
+        """Run one of the server's own binaries (``pg_resetwal``, ``postgres --single``, ...) as the
+        user the server runs as, in its runtime folder, with ``args`` (``{data}`` in one stands for
+        the data folder): maintenance while the server is stopped. Returns what it printed; raises
+        EmbeddedServerError when it fails or the server was never set up."""
+        with self._lock():
+            state = self._load_state()
+            if state is None:
+                raise EmbeddedServerError(
+                    "The embedded server was never started: run `retailmart db start`"
+                )
+            binary = Path(state.bin_dir) / name
+            if Path(name).name != name or not binary.exists():
+                raise EmbeddedServerError(f"{name}: not a binary of the server ({state.bin_dir})")
+            result = self._run(
+                [str(binary), *(a.replace("{data}", str(state.data_dir)) for a in args)],
+                _run_user(),
+                Path(state.runtime_dir),
+                timeout=timeout,
+                stdin=stdin,
+            )
+            return result.stdout
 
     def status(self) -> dict:
         state = self._load_state()

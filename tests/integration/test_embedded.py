@@ -55,6 +55,13 @@ def test_start_reuse_stop_leaves_no_process(tmp_path_factory: pytest.TempPathFac
         assert server.status()["running"] is False
         assert _family(pid) == []
         assert server.stop() is False
+        # Its own binaries run as its user, on its data folder (maintenance while stopped).
+        assert "Database cluster state:" in server.run_binary("pg_controldata", ["{data}"])
+        with pytest.raises(EmbeddedServerError, match="pg_resetwal failed"):
+            server.run_binary("pg_resetwal", ["-x", "not-a-number", "-D", "{data}"])
+        for not_ours in ("sh", "../bin/sh", "/bin/sh"):
+            with pytest.raises(EmbeddedServerError, match="not a binary of the server"):
+                server.run_binary(not_ours, ["-c", "true"])
         # Restart keeps the data.
         server.start()
         with psycopg.connect(server.url("retailmart")) as conn:
@@ -71,6 +78,8 @@ def test_start_reuse_stop_leaves_no_process(tmp_path_factory: pytest.TempPathFac
 def test_url_before_start_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EmbeddedServerError, match="retailmart db start"):
         EmbeddedPostgres(tmp_path / "never").url()
+    with pytest.raises(EmbeddedServerError, match="retailmart db start"):
+        EmbeddedPostgres(tmp_path / "never").run_binary("pg_controldata", ["{data}"])
 
 
 def test_the_servers_settings_are_the_platforms(pg_admin_url: str) -> None:

@@ -13,7 +13,6 @@ orders, a daily refresh)."""
 import datetime as dt
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import psycopg
@@ -22,7 +21,7 @@ import pytest
 from benchmarks.append_day import append_day
 from retailmart_dagster.checks.segments import table_state
 from retailmart_dagster.generate import generate
-from retailmart_dagster.resources.embedded import EmbeddedPostgres, _as_user_kwargs, _run_user
+from retailmart_dagster.resources.embedded import EmbeddedPostgres
 from tests.conftest import KPI_END_DATE, materialize_all
 
 pytestmark = pytest.mark.integration
@@ -36,30 +35,15 @@ def _move_transaction_counter(server: EmbeddedPostgres, next_xid: int) -> None:
     """With the server stopped: set its next transaction id (pg_resetwal -x; the commit log segment
     of that id must exist, zeroed) and freeze every database in single-user mode, so that none is
     older than the wraparound limit allows."""
-    state = server._load_state()
-    assert state is not None
-    user = _run_user()
-    bin_dir, data = Path(state.bin_dir), state.data_dir
-
-    def run(args: list[str], stdin: str | None = None) -> None:
-        subprocess.run(
-            args,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=state.runtime_dir,
-            env={"LC_ALL": "C", "PATH": os.environ.get("PATH", "")},
-            **_as_user_kwargs(user),
-        )
-
-    run([str(bin_dir / "pg_resetwal"), "-x", str(next_xid), "-D", str(data)])
+    data = Path(server.status()["data_dir"])
+    server.run_binary("pg_resetwal", ["-x", str(next_xid), "-D", "{data}"])
     segment = data / "pg_xact" / f"{next_xid // XIDS_PER_COMMIT_LOG_SEGMENT:04X}"
     segment.write_bytes(b"\0" * COMMIT_LOG_SEGMENT_BYTES)
-    if user is not None:
-        os.chown(segment, user.pw_uid, user.pw_gid)
+    if os.geteuid() == 0:  # the server runs as an unprivileged user, who owns its data folder
+        owner = data.stat()
+        os.chown(segment, owner.st_uid, owner.st_gid)
     for database in ("template0", "template1", "postgres", "retailmart", "dagster"):
-        run([str(bin_dir / "postgres"), "--single", "-D", str(data), database], "VACUUM FREEZE;\n")
+        server.run_binary("postgres", ["--single", "-D", "{data}", database], "VACUUM FREEZE;\n")
 
 
 def _pass_transactions(conn: psycopg.Connection, until: int) -> int:
@@ -94,10 +78,10 @@ def server_near_xid_2_31() -> EmbeddedPostgres:
         yield server
     finally:
         server.stop()
-        state = server._load_state()
+        data_dir = server.status().get("data_dir")
         shutil.rmtree(home, ignore_errors=True)
-        if state is not None:
-            shutil.rmtree(state.runtime_dir, ignore_errors=True)
+        if data_dir:  # its runtime folder (elsewhere when the server user cannot reach home)
+            shutil.rmtree(Path(data_dir).parent, ignore_errors=True)
 
 
 def test_main_job_after_the_transaction_counter_passed_2_31(
