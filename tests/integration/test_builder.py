@@ -258,9 +258,10 @@ def test_fact_tables_are_analyzed_when_loaded_or_changed_beyond_autovacuums_shar
         def load() -> tuple[bool, float]:
             """One incremental load's statements, then whether it analyzed and reltuples after."""
             with conn.transaction():
-                before = builder._changed_rows(conn, fact)
+                before = builder._row_changes(conn, fact)
                 conn.execute(fact.load_sql)
-                analyzed = builder._analyze_if_stale(conn, fact, before)
+                changed = sum(builder._row_changes(conn, fact)) - sum(before)
+                analyzed = builder._analyze_if_stale(conn, fact, changed)
                 tuples = conn.execute(
                     "SELECT reltuples FROM pg_class WHERE oid = 'analytics.fact_copy'::regclass"
                 ).fetchone()[0]
@@ -283,14 +284,79 @@ def test_fact_tables_are_analyzed_when_loaded_or_changed_beyond_autovacuums_shar
 
         # A change below the threshold (the server's: 50 rows + 10 % of 3000) leaves them alone.
         with conn.transaction():
-            before = builder._changed_rows(conn, fact)
+            before = builder._row_changes(conn, fact)
             conn.execute("UPDATE analytics.fact_copy SET v = v WHERE k = 1")
-            assert builder._analyze_if_stale(conn, fact, before) is False
+            after = builder._row_changes(conn, fact)
+            assert sum(after) - sum(before) == 1
+            assert builder._analyze_if_stale(conn, fact, sum(after) - sum(before)) is False
         # Without statistics (dropped with the table's rows by a hand-made copy): analyzed.
         with conn.transaction():
             conn.execute("CREATE TABLE analytics.tmp_copy AS SELECT * FROM analytics.fact_copy")
             conn.execute("DROP TABLE analytics.fact_copy")
             conn.execute("ALTER TABLE analytics.tmp_copy RENAME TO fact_copy")
             assert _stats_rows(conn) == 0
-            assert builder._analyze_if_stale(conn, fact, builder._changed_rows(conn, fact)) is True
+            assert builder._analyze_if_stale(conn, fact, 0) is True
             assert _stats_rows(conn) == 2
+
+
+def test_an_incremental_fact_load_counts_its_rows_from_the_recorded_count_and_its_changes(
+    tmp_path: Path,
+    new_database,  # noqa: ANN001
+) -> None:
+    """A fact's row count (the asset's dagster/row_count) after an incremental load is the count
+    its last build recorded in analytics.object_registry plus the rows the load inserted less those
+    it deleted, without counting the table; the first load, a re-creation and a load without a
+    recorded count count it. Loads that add, delete and keep rows all give count(*)."""
+    url = new_database("builder_fact_count")
+    with psycopg.connect(url) as conn:
+        objs = _objects(tmp_path, {"t/base_src.sql": BASE, "facts/fact_copy.sql": FACT})
+        fact = next(o for o in objs if o.name == "fact_copy")
+        builder = SqlBuilder(objs)
+        for o in objs[:-1]:
+            builder.build(conn, o, run_id="test")
+        conn.execute("INSERT INTO analytics.base_src SELECT g, g FROM generate_series(1, 500) g")
+        conn.commit()
+
+        def recorded() -> int | None:
+            return conn.execute(
+                "SELECT row_count FROM analytics.object_registry WHERE object_name = 'fact_copy'"
+            ).fetchone()[0]
+
+        def actual() -> int:
+            return conn.execute("SELECT count(*) FROM analytics.fact_copy").fetchone()[0]
+
+        first = builder.build(conn, fact, run_id="test")
+        assert (first.action, first.row_count, recorded()) == ("create", 500, 500)
+        for change in (
+            "INSERT INTO analytics.base_src SELECT g, g FROM generate_series(501, 530) g",
+            "DELETE FROM analytics.base_src WHERE k > 490",
+            "UPDATE analytics.base_src SET v = v + 1 WHERE k <= 10",
+            "DELETE FROM analytics.base_src",
+        ):
+            conn.execute(change)
+            conn.commit()
+            result = builder.build(conn, fact, run_id="test")
+            assert result.action == "incremental_load"
+            assert result.row_count == actual() == recorded(), change
+        assert recorded() == 0
+        # The recorded count is what the load starts from: a wrong one stays off by as much
+        # (only the fact's own builds write it), a missing one is counted again.
+        conn.execute("INSERT INTO analytics.base_src SELECT g, g FROM generate_series(1, 40) g")
+        conn.execute(
+            "UPDATE analytics.object_registry SET row_count = 1000 WHERE object_name = 'fact_copy'"
+        )
+        conn.commit()
+        assert builder.build(conn, fact, run_id="test").row_count == 1040
+        conn.execute(
+            "UPDATE analytics.object_registry SET row_count = NULL WHERE object_name = 'fact_copy'"
+        )
+        conn.commit()
+        result = builder.build(conn, fact, run_id="test")
+        assert (result.row_count, recorded(), actual()) == (40, 40, 40)
+        # A failed load leaves the recorded count as it was (one transaction with the load).
+        conn.execute("ALTER TABLE analytics.fact_copy ADD CONSTRAINT small CHECK (k < 45)")
+        conn.execute("INSERT INTO analytics.base_src SELECT g, g FROM generate_series(41, 50) g")
+        conn.commit()
+        with pytest.raises(psycopg.errors.CheckViolation):
+            builder.build(conn, fact, run_id="test")
+        assert (recorded(), actual()) == (40, 40)

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from benchmarks.append_day import append_day, kpi_snapshot, snapshot_differences
+from retailmart_dagster.assets.sql_parse import FACT_TABLE, SQL_DIR, discover_sql_objects
 from tests.conftest import materialize_all
 
 pytestmark = pytest.mark.integration
@@ -109,6 +110,18 @@ def test_daily_refresh_equals_full_build(new_database, tmp_path: Path) -> None: 
     assert refreshed.success, _failures(refreshed)
     with psycopg.connect(url, autocommit=True) as conn:
         assert conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0] == day
+        # Each fact's row count (the asset's dagster/row_count, taken from the count its last
+        # build recorded plus the rows the load added less those it deleted) is its count(*).
+        facts = {o.name for o in discover_sql_objects(SQL_DIR) if o.kind == FACT_TABLE}
+        fact_counts = {
+            e.asset_key.path[-1]: e.materialization.metadata["dagster/row_count"].value
+            for e in refreshed.get_asset_materialization_events()
+            if e.asset_key.path[-1] in facts
+        }
+        assert len(fact_counts) == len(facts) >= 14
+        for fact, count in fact_counts.items():
+            actual = conn.execute(f"SELECT count(*) FROM analytics.{fact}").fetchone()[0]
+            assert (fact, actual) == (fact, count)
         blocking = conn.execute(
             "SELECT check_name FROM analytics.data_quality_results"
             " WHERE run_id = %s AND NOT passed AND severity = 'ERROR'",

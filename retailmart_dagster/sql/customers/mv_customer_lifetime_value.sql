@@ -16,11 +16,13 @@
 -- KPI revenue: sum(orders.total_amount) of the customer's sales orders (order grain); 0 without orders
 -- KPI refunds: sum(returns.refund_amount) of returns of the customer's sales orders
 -- KPI net_revenue: revenue - refunds
--- KPI aov: revenue / orders (numeric division; NULL without orders)
+-- KPI aov: revenue / orders (numeric division, rounded to 2 decimals; NULL without orders), as
+--   analytics.fact_customer_summary computes it for each buyer (its aov)
 -- KPI first_order_date: min(order_date) of the customer's sales orders
 -- KPI last_order_date: max(order_date) of the customer's sales orders
 -- KPI days_since_last_order: reference date - last_order_date (NULL without orders)
--- KPI avg_days_between_orders: (last_order_date - first_order_date) / (orders - 1); NULL with fewer than 2 orders
+-- KPI avg_days_between_orders: (last_order_date - first_order_date) / (orders - 1), rounded to 2
+--   decimals; NULL with fewer than 2 orders (fact_customer_summary's avg_days_between_orders)
 -- KPI tenure_days: reference date - join_date (NULL when join_date is NULL or after the reference date)
 -- KPI loyalty_points: customers.loyalty_points.total_points (0 when the customer has no loyalty row; has_loyalty_account says which)
 -- KPI reviews_given: count(*) of the customer's reviews not dated after the reference date
@@ -101,6 +103,8 @@ customer_base AS (
         coalesce(o.refunds, 0) AS refunds,
         o.first_order_date,
         o.last_order_date,
+        o.aov,
+        o.avg_days_between_orders,
         p.ref_date - o.last_order_date AS days_since_last_order,
         CASE WHEN c.join_date <= p.ref_date THEN p.ref_date - c.join_date END AS tenure_days,
         lp.cust_id IS NOT NULL AS has_loyalty_account,
@@ -143,13 +147,11 @@ SELECT
     cb.revenue,
     cb.refunds,
     cb.revenue - cb.refunds AS net_revenue,
-    round(cb.revenue / nullif(cb.orders, 0)::numeric, 2) AS aov,
+    cb.aov,
     cb.first_order_date,
     cb.last_order_date,
     cb.days_since_last_order,
-    round(
-        (cb.last_order_date - cb.first_order_date) / nullif(cb.orders - 1, 0)::numeric, 2
-    ) AS avg_days_between_orders,
+    cb.avg_days_between_orders,
     cb.has_loyalty_account,
     cb.loyalty_points,
     cb.reviews_given,
