@@ -1025,7 +1025,8 @@ def _whole_now(conn: psycopg.Connection, table: str, seed: int) -> tuple:
 def _whole_orders_now(conn: psycopg.Connection) -> tuple:
     """fact_orders' record: the orders' and the returns' counts and hash sums, then its line
     boundary (as recorded) with the count, version sum and hash sum of the lines below it, then the
-    states of the orders and the returns below it, from the source now."""
+    states of the orders and the returns below it, from the source now; then the line count and
+    hash sums of the loaded orders below the boundary, from the fact now."""
     boundary = _orders_boundary(conn)
     fingerprint, orders = conn.execute(
         "SELECT concat_ws('/', o.n, o.h, r.n, r.h, %(b)s, l.n, l.v, l.n, l.h), o.n FROM"
@@ -1042,7 +1043,14 @@ def _whole_orders_now(conn: psycopg.Connection) -> tuple:
         _state_now(conn, "sales.orders", 0, boundary),
         _state_now(conn, "sales.returns", 1, boundary),
     ]
-    return "/".join([fingerprint, *states]), orders
+    # The loaded orders' line count and hash sums below the boundary, read from the fact itself
+    # (the load records them from its writes, without reading the older orders).
+    loaded = conn.execute(
+        "SELECT concat_ws('/', coalesce(sum(line_count), 0), coalesce(sum(line_hash), 0))"
+        " FROM analytics.fact_orders WHERE order_id < %s",
+        (boundary,),
+    ).fetchone()[0]
+    return "/".join([fingerprint, *states, loaded]), orders
 
 
 def _tamper_day_hash(conn: psycopg.Connection, fact: str, day: dt.date) -> None:
