@@ -25,6 +25,18 @@ Two more per-event costs are removed (measured on a 153-step run: 5,822 storage 
 * The event log asks PostgreSQL, for every stored materialization, whether tables and asset-key
   columns exist (schema migrations). A positive answer is cached: tables and columns are not dropped
   under a running process; a negative answer is asked again (a migration may add them).
+
+And one per-run cost: when a run is created, Dagster reports a "planned" event for every asset and
+asset check it will run (ASSET_MATERIALIZATION_PLANNED, ASSET_CHECK_EVALUATION_PLANNED: 253 for the
+main job) as one batch, which dagster-postgres stores event by event (an INSERT and a NOTIFY each,
+then the asset's index row in a transaction of its own). :meth:`PooledPostgresEventLogStorage.
+store_event_batch` stores such a batch with one INSERT of all the events and one transaction for the
+assets' index rows (the checks' planned executions are written as before). Dagster hands the batch
+over only when ``DAGSTER_EVENT_BATCH_SIZE`` is set: importing this module sets it (unless it is set
+already) in every process that uses these storages, the one that creates a run included. For the
+main job (a daily refresh at scale 10) the planned events took 0.29-0.31 s of the run's creation
+stored one by one, 0.11-0.12 s as a batch; the run's first step started 0.41-0.46 s after the run
+was asked for instead of 0.59-0.64 s.
 """
 
 from __future__ import annotations
@@ -36,6 +48,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy.pool as db_pool
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, DagsterEventType
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
@@ -56,6 +71,18 @@ PING_AFTER_IDLE_S = 2.0
 _CHECKED_IN_AT = "retailmart_checked_in_at"
 
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+# Dagster passes batched events (a run's planned events) to store_event_batch only when this is set;
+# one batch holds up to this many events.
+EVENT_BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
+EVENT_BATCH_SIZE = 1000
+os.environ.setdefault(EVENT_BATCH_SIZE_ENV, str(EVENT_BATCH_SIZE))
+_PLANNED_EVENTS = frozenset(
+    {
+        DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+        DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+    }
+)
 
 
 def _forget_engines_in_child() -> None:
@@ -168,6 +195,39 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
         if found:
             self._asset_key_columns_present.add(column_name)
         return found
+
+    def store_event_batch(self, events: Any) -> None:
+        """A batch of planned events in one INSERT (ids returned in the rows' order) and one
+        transaction for the assets' index rows, then each check's planned execution; what
+        :meth:`store_event` does for each, but its NOTIFY (kept by dagster-postgres only for older
+        readers; Dagster's own batch write of materializations leaves it out too). Any other batch
+        as dagster-postgres stores it."""
+        batch: list[EventLogEntry] = list(events)
+        if not batch or any(
+            not e.is_dagster_event or e.dagster_event_type not in _PLANNED_EVENTS for e in batch
+        ):
+            super().store_event_batch(batch)
+            return
+        with self._connect() as conn:
+            rows = conn.execute(
+                self.prepare_insert_event_batch(batch).returning(SqlEventLogStorageTable.c.id)
+            ).fetchall()
+        ids = [int(row[0]) for row in rows]
+        if len(ids) != len(batch):
+            raise RuntimeError(f"stored {len(ids)} of {len(batch)} planned events")
+        assets = [
+            (event, event_id)
+            for event, event_id in zip(batch, ids, strict=True)
+            if event.dagster_event_type in ASSET_EVENTS and event.get_dagster_event().asset_key
+        ]
+        if assets:
+            with self.index_transaction() as conn:
+                self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
+                for event, event_id in assets:
+                    self._store_asset_event(conn, event, event_id)
+        for event, event_id in zip(batch, ids, strict=True):
+            if event.dagster_event_type in ASSET_CHECK_EVENTS:
+                self.store_asset_check_event(event, event_id)
 
 
 class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):

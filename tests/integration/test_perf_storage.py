@@ -1,15 +1,30 @@
 """Dagster's instance storage as `retailmart` writes it: PostgreSQL through pooled connections
 (retailmart_dagster/storage.py), so a run does not open a new connection for every stored event."""
 
+import os
 from pathlib import Path
 
 import pytest
 import sqlalchemy.pool as db_pool
-from dagster import DagsterInstance, job, op
+from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    asset,
+    asset_check,
+    job,
+    materialize,
+    op,
+)
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from sqlalchemy import event as sa_event
 
 from retailmart_dagster.runtime import STORAGE_CLASSES, storage_password_env, write_dagster_home
 from retailmart_dagster.storage import (
+    EVENT_BATCH_SIZE,
+    EVENT_BATCH_SIZE_ENV,
     PooledPostgresEventLogStorage,
     PooledPostgresRunStorage,
     PooledPostgresScheduleStorage,
@@ -80,3 +95,95 @@ def test_instance_uses_pooled_storage_and_runs_a_job(
     # Disposing the instance closes the idle pooled connections.
     for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
         assert storage._engine.pool.checkedin() == 0
+
+
+@asset
+def _planned_a() -> int:
+    return 1
+
+
+@asset
+def _planned_b(_planned_a: int) -> int:
+    return _planned_a + 1
+
+
+@asset_check(asset=_planned_b)
+def _planned_b_positive(_planned_b: int) -> AssetCheckResult:
+    return AssetCheckResult(passed=_planned_b > 0)
+
+
+def test_a_runs_planned_events_are_stored_as_one_batch_with_the_same_records(
+    new_database,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run's planned events (one per asset and per asset check) reach the pooled event log as one
+    batch (importing retailmart_dagster.storage sets DAGSTER_EVENT_BATCH_SIZE), stored with one
+    INSERT: the records are those stored event by event (DAGSTER_EVENT_BATCH_SIZE=0): the planned
+    events in the run's log and by asset key, each asset's index row naming the run, and each
+    check's execution, planned then evaluated."""
+    storage_url = new_database("planned_batch")
+    home = write_dagster_home(tmp_path / "dagster_home", storage_url)
+    for name, value in storage_password_env(storage_url).items():
+        monkeypatch.setenv(name, value)
+    assert os.environ[EVENT_BATCH_SIZE_ENV] == str(EVENT_BATCH_SIZE)
+    batches: list[list[str]] = []
+    original = PooledPostgresEventLogStorage.store_event_batch
+
+    def spy(self, events):  # noqa: ANN001, ANN202
+        batches.append([e.dagster_event_type.value for e in events])
+        return original(self, events)
+
+    monkeypatch.setattr(PooledPostgresEventLogStorage, "store_event_batch", spy)
+    assets = [_planned_a, _planned_b, _planned_b_positive]
+    check_key = AssetCheckKey(AssetKey("_planned_b"), "_planned_b_positive")
+    instance = DagsterInstance.from_config(str(home))
+    try:
+
+        def records(run_id: str) -> tuple:
+            planned = sorted(
+                (e.dagster_event.event_type_value, e.dagster_event.step_key)
+                for e in instance.all_logs(run_id)
+                if e.dagster_event is not None
+                and e.dagster_event.event_type
+                in (
+                    DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+                    DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+                )
+            )
+            # Found by asset key (the event log's asset_key column), with the asset's index row
+            # naming the run (its last_run_id, written by the planned event, then the
+            # materialization).
+            for key in (AssetKey("_planned_a"), AssetKey("_planned_b")):
+                (latest,) = instance.fetch_planned_materializations(key, limit=1).records
+                assert latest.run_id == run_id
+            for record in instance.get_asset_records(
+                [AssetKey("_planned_a"), AssetKey("_planned_b")]
+            ):
+                assert record.asset_entry.last_run_id == run_id
+            (execution,) = instance.event_log_storage.get_asset_check_execution_history(
+                check_key, limit=1
+            )
+            assert execution.run_id == run_id
+            return planned, execution.status
+
+        one_by_one_batches = len(batches)
+        monkeypatch.setenv(EVENT_BATCH_SIZE_ENV, "0")
+        one_by_one = materialize(assets, instance=instance)
+        assert one_by_one.success
+        assert len(batches) == one_by_one_batches  # stored event by event
+        expected = records(one_by_one.run_id)
+        monkeypatch.setenv(EVENT_BATCH_SIZE_ENV, str(EVENT_BATCH_SIZE))
+        batched = materialize(assets, instance=instance)
+        assert batched.success
+        assert len(batches) == one_by_one_batches + 1
+        assert sorted(batches[-1]) == [
+            "ASSET_CHECK_EVALUATION_PLANNED",
+            "ASSET_MATERIALIZATION_PLANNED",
+            "ASSET_MATERIALIZATION_PLANNED",
+        ]
+        assert records(batched.run_id) == expected
+        assert len(expected[0]) == 3
+        assert expected[1] == AssetCheckExecutionRecordStatus.SUCCEEDED
+    finally:
+        instance.dispose()
