@@ -37,6 +37,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -93,10 +94,11 @@ def default_max_concurrent() -> int:
 
 @dataclass
 class _Running:
-    """A step running in its thread, and the events it produced so far (for the hooks)."""
+    """A step running in a thread of the run's pool, and the events it produced so far (for the
+    hooks)."""
 
     context: StepExecutionContext
-    thread: threading.Thread
+    done: Future
     alone: bool
     events: list[DagsterEvent] = field(default_factory=list)
     error: BaseException | None = None
@@ -143,8 +145,10 @@ def longest_path_first(execution_plan: ExecutionPlan) -> Callable[[ExecutionStep
 
 
 def _step_worker(context: StepExecutionContext, out: queue.Queue) -> None:
-    """Dagster's execution of one step, in a thread: its events go to the run's thread."""
+    """Dagster's execution of one step, in a thread of the run's pool (named after the step while
+    it runs): its events go to the run's thread."""
     key = context.step.key
+    threading.current_thread().name = f"step {key}"
     try:
         for event in dagster_event_sequence_for_step(context):
             out.put((key, event))
@@ -159,14 +163,16 @@ def _start(
     active: ActiveExecution,
     step: ExecutionStep,
     out: queue.Queue,
+    pool: ThreadPoolExecutor,
 ) -> _Running:
+    """Start step in a thread of the run's pool: its max_concurrent threads are started once per
+    run, as steps need them, and then reused. A new thread per step made the run's thread wait for
+    each thread to start (Thread.start waits for it to run; with the GIL held by the running
+    step, about 1.2 ms, 0.22 s for the 181 steps of a daily refresh)."""
     context = job_context.for_step(step, active.get_known_state())
-    thread = threading.Thread(
-        target=_step_worker, args=(context, out), name=f"step {step.key}", daemon=True
+    return _Running(
+        context=context, done=pool.submit(_step_worker, context, out), alone=_runs_alone(step)
     )
-    running = _Running(context=context, thread=thread, alone=_runs_alone(step))
-    thread.start()
-    return running
 
 
 def _cancel_running(running: Iterable[_Running]) -> int:
@@ -193,6 +199,7 @@ def _run_steps(
     running: dict[str, _Running] = {}
     held: ExecutionStep | None = None  # a run-alone step waiting for the running ones to end
     stopping = False
+    pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="step")
     try:
         while True:
             if not stopping and active.check_for_interrupts():
@@ -219,9 +226,9 @@ def _run_steps(
                     if _runs_alone(steps[0]) and running:
                         held = steps[0]
                         break
-                    running[steps[0].key] = _start(job_context, active, steps[0], out)
+                    running[steps[0].key] = _start(job_context, active, steps[0], out, pool)
                 if held is not None and not running:
-                    running[held.key] = _start(job_context, active, held, out)
+                    running[held.key] = _start(job_context, active, held, out, pool)
                     held = None
             if not running:
                 if stopping or active.is_complete:
@@ -236,7 +243,7 @@ def _run_steps(
             if isinstance(item, BaseException):
                 step.error = item
             elif item is _DONE:
-                step.thread.join()
+                step.done.result()
                 del running[key]
                 if step.error is not None:
                     raise step.error
@@ -252,8 +259,7 @@ def _run_steps(
     finally:
         # Never leave a step's thread behind (an error, or the consumer went away): let the
         # running statements end; their events are no longer relayed.
-        for step in running.values():
-            step.thread.join()
+        pool.shutdown(wait=True)
 
 
 def threaded_execution_iterator(
