@@ -11,7 +11,12 @@ import psycopg
 import pytest
 
 from benchmarks.append_day import append_day, kpi_snapshot, snapshot_differences
-from retailmart_dagster.assets.sql_parse import FACT_TABLE, SQL_DIR, discover_sql_objects
+from retailmart_dagster.assets.sql_parse import (
+    FACT_TABLE,
+    MATERIALIZED_VIEW,
+    SQL_DIR,
+    discover_sql_objects,
+)
 from tests.conftest import materialize_all
 
 pytestmark = pytest.mark.integration
@@ -110,18 +115,23 @@ def test_daily_refresh_equals_full_build(new_database, tmp_path: Path) -> None: 
     assert refreshed.success, _failures(refreshed)
     with psycopg.connect(url, autocommit=True) as conn:
         assert conn.execute("SELECT analytics.fn_reference_date()").fetchone()[0] == day
-        # Each fact's row count (the asset's dagster/row_count, taken from the count its last
-        # build recorded plus the rows the load added less those it deleted) is its count(*).
-        facts = {o.name for o in discover_sql_objects(SQL_DIR) if o.kind == FACT_TABLE}
-        fact_counts = {
+        # Each fact's and materialized view's row count (the asset's dagster/row_count: a fact's
+        # from the count its last build recorded plus the rows the load added less those it
+        # deleted, a view's next version's from the rows its REFRESH wrote) is its count(*).
+        counted = {
+            o.name
+            for o in discover_sql_objects(SQL_DIR)
+            if o.kind in (FACT_TABLE, MATERIALIZED_VIEW)
+        }
+        row_counts = {
             e.asset_key.path[-1]: e.materialization.metadata["dagster/row_count"].value
             for e in refreshed.get_asset_materialization_events()
-            if e.asset_key.path[-1] in facts
+            if e.asset_key.path[-1] in counted
         }
-        assert len(fact_counts) == len(facts) >= 14
-        for fact, count in fact_counts.items():
-            actual = conn.execute(f"SELECT count(*) FROM analytics.{fact}").fetchone()[0]
-            assert (fact, actual) == (fact, count)
+        assert len(row_counts) == len(counted) >= 40
+        for name, count in row_counts.items():
+            actual = conn.execute(f"SELECT count(*) FROM analytics.{name}").fetchone()[0]
+            assert (name, actual) == (name, count)
         blocking = conn.execute(
             "SELECT check_name FROM analytics.data_quality_results"
             " WHERE run_id = %s AND NOT passed AND severity = 'ERROR'",
