@@ -27,8 +27,8 @@ Two more per-event costs are removed (measured on a 153-step run: 5,822 storage 
   under a running process; a negative answer is asked again (a migration may add them).
 
 And one per-run cost: when a run is created, Dagster reports a "planned" event for every asset and
-asset check it will run (ASSET_MATERIALIZATION_PLANNED, ASSET_CHECK_EVALUATION_PLANNED: 253 for the
-main job) as one batch, which dagster-postgres stores event by event (an INSERT and a NOTIFY each,
+asset check it will run (ASSET_MATERIALIZATION_PLANNED, ASSET_CHECK_EVALUATION_PLANNED: 181 for the
+main job, whose checks the data-quality evaluation reports) as one batch, which dagster-postgres stores event by event (an INSERT and a NOTIFY each,
 then the asset's index row in a transaction of its own). :meth:`PooledPostgresEventLogStorage.
 store_event_batch` stores such a batch with one INSERT of all the events and one transaction for the
 assets' index rows (the checks' planned executions are written as before). Dagster hands the batch
