@@ -28,15 +28,16 @@ Two more per-event costs are removed (measured on a 153-step run: 5,822 storage 
 
 And one per-run cost: when a run is created, Dagster reports a "planned" event for every asset and
 asset check it will run (ASSET_MATERIALIZATION_PLANNED, ASSET_CHECK_EVALUATION_PLANNED: 181 for the
-main job, whose checks the data-quality evaluation reports) as one batch, which dagster-postgres stores event by event (an INSERT and a NOTIFY each,
-then the asset's index row in a transaction of its own). :meth:`PooledPostgresEventLogStorage.
-store_event_batch` stores such a batch with one INSERT of all the events and one transaction for the
-assets' index rows (the checks' planned executions are written as before). Dagster hands the batch
-over only when ``DAGSTER_EVENT_BATCH_SIZE`` is set: importing this module sets it (unless it is set
-already) in every process that uses these storages, the one that creates a run included. For the
-main job (a daily refresh at scale 10) the planned events took 0.29-0.31 s of the run's creation
-stored one by one, 0.11-0.12 s as a batch; the run's first step started 0.41-0.46 s after the run
-was asked for instead of 0.59-0.64 s.
+main job, whose checks the data-quality evaluation reports) as one batch, which dagster-postgres
+stores event by event (an INSERT and a NOTIFY each, then the asset's index row in a transaction of
+its own). :meth:`PooledPostgresEventLogStorage. store_event_batch` stores such a batch with one
+INSERT of all the events and one transaction for the assets' index rows (the checks' planned
+executions are written as before). Dagster hands the batch over only when
+``DAGSTER_EVENT_BATCH_SIZE`` is set: importing this module sets it (unless it is set already) in
+every process that uses these storages, the one that creates a run included. For the main job (a
+daily refresh at scale 10) the planned events took 0.29-0.31 s of the run's creation stored one by
+one, 0.11-0.12 s as a batch; the run's first step started 0.41-0.46 s after the run was asked for
+instead of 0.59-0.64 s.
 """
 
 from __future__ import annotations
