@@ -30,7 +30,7 @@ And one per-run cost: when a run is created, Dagster reports a "planned" event f
 asset check it will run (ASSET_MATERIALIZATION_PLANNED, ASSET_CHECK_EVALUATION_PLANNED: 181 for the
 main job, whose checks the data-quality evaluation reports) as one batch, which dagster-postgres
 stores event by event (an INSERT and a NOTIFY each, then the asset's index row in a transaction of
-its own). :meth:`PooledPostgresEventLogStorage. store_event_batch` stores such a batch with one
+its own). :meth:`PooledPostgresEventLogStorage.store_event_batch` stores such a batch with one
 INSERT of all the events and one transaction for the assets' index rows (the checks' planned
 executions are written as before). Dagster hands the batch over only when
 ``DAGSTER_EVENT_BATCH_SIZE`` is set: importing this module sets it (unless it is set already) in
