@@ -15,8 +15,9 @@ child). ``runtime.dagster_yaml`` configures them:
 ``POOL_SIZE`` idle connections per storage; the webserver's own tuning (``optimize_for_webserver``)
 is left as dagster-postgres does it.
 
-Two more per-event costs are removed (measured on a 153-step run: 5,822 storage statements, of which
-2,376 were pings and 697 schema look-ups):
+Three more per-event costs are removed (measured on a 153-step run: 5,822 storage statements, of
+which 2,376 were pings and 697 schema look-ups; the third on a daily refresh of the main job: 991
+events):
 
 * SQLAlchemy's ``pool_pre_ping`` pings on EVERY checkout, about 15 times per step. A connection is
   pinged here only when it sat idle in the pool for more than ``PING_AFTER_IDLE_S``; a dead one is
@@ -25,6 +26,9 @@ Two more per-event costs are removed (measured on a 153-step run: 5,822 storage 
 * The event log asks PostgreSQL, for every stored materialization, whether tables and asset-key
   columns exist (schema migrations). A positive answer is cached: tables and columns are not dropped
   under a running process; a negative answer is asked again (a migration may add them).
+* dagster-postgres sends ``NOTIFY run_events`` after every stored event, only for readers of older
+  Dagster versions (its own watcher polls; nothing LISTENs):
+  ``PooledPostgresEventLogStorage.store_event`` stores the same rows without it.
 
 And one per-run cost: when a run is created, Dagster reports a "planned" event for every asset and
 asset check it will run (ASSET_MATERIALIZATION_PLANNED, ASSET_CHECK_EVALUATION_PLANNED: 181 for the
@@ -197,12 +201,32 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
             self._asset_key_columns_present.add(column_name)
         return found
 
+    def store_event(self, event: EventLogEntry) -> None:
+        """What dagster-postgres stores for an event (the row, then an asset event's index rows
+        and tags, then an asset check's execution), without its ``NOTIFY run_events`` after each
+        event: dagster-postgres keeps it only for readers of older versions (its own watcher polls,
+        nothing in this Dagster LISTENs), and it cost a round trip per event, about 990 per daily
+        refresh."""
+        with self._connect() as conn:
+            row = conn.execute(
+                self.prepare_insert_event(event).returning(SqlEventLogStorageTable.c.id)
+            ).fetchone()
+        event_id = int(row[0])
+        if (
+            event.is_dagster_event
+            and event.dagster_event_type in ASSET_EVENTS
+            and event.get_dagster_event().asset_key
+        ):
+            with self.index_transaction() as conn:
+                self._store_asset_event_tags(conn, [event], [event_id])
+                self._store_asset_event(conn, event, event_id)
+        if event.is_dagster_event and event.dagster_event_type in ASSET_CHECK_EVENTS:
+            self.store_asset_check_event(event, event_id)
+
     def store_event_batch(self, events: Any) -> None:
         """A batch of planned events in one INSERT (ids returned in the rows' order) and one
-        transaction for the assets' index rows, then each check's planned execution; what
-        :meth:`store_event` does for each, but its NOTIFY (kept by dagster-postgres only for older
-        readers; Dagster's own batch write of materializations leaves it out too). Any other batch
-        as dagster-postgres stores it."""
+        transaction for the assets' index rows, then each check's planned execution: what
+        :meth:`store_event` does for each. Any other batch as dagster-postgres stores it."""
         batch: list[EventLogEntry] = list(events)
         if not batch or any(
             not e.is_dagster_event or e.dagster_event_type not in _PLANNED_EVENTS for e in batch

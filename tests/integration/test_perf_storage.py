@@ -81,8 +81,19 @@ def test_instance_uses_pooled_storage_and_runs_a_job(
         for name in ("run_storage", "event_log_storage", "schedule_storage"):
             engine = getattr(instance, name)._engine
             sa_event.listen(engine, "connect", lambda *_a, n=name: connects.append(n))
+        statements: list[str] = []
+        sa_event.listen(
+            instance.event_log_storage._engine,
+            "before_cursor_execute",
+            lambda _c, _cur, statement, *_a: statements.append(statement),
+        )
         result = _two_steps.execute_in_process(instance=instance)
         assert result.success
+        # Every event stored, none followed by dagster-postgres's NOTIFY (nothing LISTENs).
+        assert (
+            sum(s.lstrip().upper().startswith("INSERT INTO EVENT_LOGS") for s in statements) >= 10
+        )
+        assert not [s for s in statements if "NOTIFY" in s.upper()]
         opened = len(connects)
         events = len(instance.all_logs(result.run_id))
         # Dozens of events were stored through a handful of connections (NullPool: one each).
