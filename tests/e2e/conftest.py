@@ -117,10 +117,20 @@ def _new_page(browser, console_errors: list[str], **options):  # noqa: ANN001, A
     return context, page
 
 
+def _site_first(request: pytest.FixtureRequest) -> None:
+    """Set up the test's site (when it uses one) before its pages, so that pytest closes the pages
+    before it stops the site's server: the other way round, a request the page still had in flight
+    when the test ended (a chart's data, a tab's next file) was refused, logged as a console error
+    (ERR_CONNECTION_REFUSED) and failed the test at teardown, now and then on a busy machine."""
+    if "site" in request.fixturenames:
+        request.getfixturevalue("site")
+
+
 @pytest.fixture
 def page(browser, console_errors: list[str], request: pytest.FixtureRequest):  # noqa: ANN001, ANN201
     """A desktop-sized page in a fresh context; fails the test on any console error unless the test
     is marked console_errors_expected."""
+    _site_first(request)
     context, pg = _new_page(browser, console_errors, viewport=DESKTOP)
     yield pg
     context.close()
@@ -129,8 +139,9 @@ def page(browser, console_errors: list[str], request: pytest.FixtureRequest):  #
 
 
 @pytest.fixture
-def new_page(browser, console_errors: list[str]):  # noqa: ANN001, ANN201
+def new_page(browser, console_errors: list[str], request: pytest.FixtureRequest):  # noqa: ANN001, ANN201
     """Factory for pages with other context options (viewport, timezone)."""
+    _site_first(request)
     contexts = []
 
     def make(**options):  # noqa: ANN003, ANN202
