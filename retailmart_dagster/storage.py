@@ -211,17 +211,26 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
             row = conn.execute(
                 self.prepare_insert_event(event).returning(SqlEventLogStorageTable.c.id)
             ).fetchone()
-        event_id = int(row[0])
-        if (
-            event.is_dagster_event
+        self._index_events([event], [int(row[0])])
+
+    def _index_events(self, events: list[EventLogEntry], ids: list[int]) -> None:
+        """After the events' rows (ids in the same order): the asset events' tags and index rows
+        in one transaction, then each asset check event's execution, as dagster-postgres does."""
+        assets = [
+            (event, event_id)
+            for event, event_id in zip(events, ids, strict=True)
+            if event.is_dagster_event
             and event.dagster_event_type in ASSET_EVENTS
             and event.get_dagster_event().asset_key
-        ):
+        ]
+        if assets:
             with self.index_transaction() as conn:
-                self._store_asset_event_tags(conn, [event], [event_id])
-                self._store_asset_event(conn, event, event_id)
-        if event.is_dagster_event and event.dagster_event_type in ASSET_CHECK_EVENTS:
-            self.store_asset_check_event(event, event_id)
+                self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
+                for event, event_id in assets:
+                    self._store_asset_event(conn, event, event_id)
+        for event, event_id in zip(events, ids, strict=True):
+            if event.is_dagster_event and event.dagster_event_type in ASSET_CHECK_EVENTS:
+                self.store_asset_check_event(event, event_id)
 
     def store_event_batch(self, events: Any) -> None:
         """A batch of planned events in one INSERT (ids returned in the rows' order) and one
@@ -240,19 +249,7 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
         ids = [int(row[0]) for row in rows]
         if len(ids) != len(batch):
             raise RuntimeError(f"stored {len(ids)} of {len(batch)} planned events")
-        assets = [
-            (event, event_id)
-            for event, event_id in zip(batch, ids, strict=True)
-            if event.dagster_event_type in ASSET_EVENTS and event.get_dagster_event().asset_key
-        ]
-        if assets:
-            with self.index_transaction() as conn:
-                self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
-                for event, event_id in assets:
-                    self._store_asset_event(conn, event, event_id)
-        for event, event_id in zip(batch, ids, strict=True):
-            if event.dagster_event_type in ASSET_CHECK_EVENTS:
-                self.store_asset_check_event(event, event_id)
+        self._index_events(batch, ids)
 
 
 class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):
