@@ -320,6 +320,9 @@ def _evaluation_metadata(result: IncrementalEvaluation) -> dict[str, Any]:
         if result.boundary is not None
         else MetadataValue.text("none"),
         "split_boundary_moved": MetadataValue.bool(result.new_boundary),
+        # checks whose older part was kept and advanced to the new boundary (only the rows in
+        # between ran), instead of running on every older row again
+        "split_parts_advanced": MetadataValue.int(len(result.advanced)),
     }
 
 

@@ -31,11 +31,22 @@ reference date (checks that call ``fn_reference_date``) or the run's clock (chec
 key is computed again is reused, any other part runs. The outcome of a split check adds its two parts
 up: failing records, population and the first sample keys of both (in key order).
 
-The boundary is kept from one evaluation to the next (a new boundary means new older rows, so every
-split check runs whole once). It is set so that the recent part holds ``quality.recent_share`` of
-the first split table's rows, and set again when the recent part grows past
-``quality.recent_max_share``. A new day of orders (new order ids) thus touches only recent parts; an
-edit of an old order re-runs the older part of the checks that read its table: slower, still exact.
+The boundary is kept from one evaluation to the next. It is set so that the recent part holds
+``quality.recent_share`` of the first split table's rows, and moved up again when the recent part
+grows past ``quality.recent_max_share``. A new day of orders (new order ids) thus touches only
+recent parts; an edit of an old order re-runs the older part of the checks that read its table:
+slower, still exact.
+
+Moving the boundary up does not run the older parts again. The older rows below the old boundary
+were fingerprinted in this very snapshot, so the split tables' prints at the new boundary are
+those plus the prints of the rows in between (hashed along the index, :func:`table_state` with
+``verified``). A split check whose older part at the old boundary is still valid (its input key,
+computed from the old boundary's prints, is the stored one) runs on the rows in between only
+(``RANGE``), and its older part at the new boundary is the stored one plus that (:func:`combine`:
+the check's result is a sum over disjoint ranges of order ids). So the recent part can stay small
+(a few days of orders), and a move costs about what the rows moved cost as recent rows. At scale
+10 the split checks' recent parts took 0.35 s at 30 k orders against 0.91 s at 75 k (one
+connection); moving the boundary by re-running every older part took about 17 s of server time.
 """
 
 from __future__ import annotations
@@ -72,6 +83,9 @@ from retailmart_dagster.checks.registry import QualityCheck
 from retailmart_dagster.config import ConfigError, config_value
 
 ALL, OLDER, RECENT = "all", "older", "recent"
+# The rows between an old and a new boundary (lower <= column < upper): run only when the boundary
+# advances, added to the older part's kept result, never stored.
+RANGE = "range"
 SEGMENTS_TABLE = "data_quality_segments"
 REFERENCE_FUNCTION = ("analytics", "fn_reference_date")
 # SQL whose result depends on the moment it runs: such a check is never reused.
@@ -129,18 +143,27 @@ def split_config(values: Mapping[str, Any] | None = None) -> SplitConfig:
 
 
 # ------------------------------------------------------------------------------- restricting SQL
-def restrict_sql(text: str, tables: Iterable[Ref], column: str, boundary: int, segment: str) -> str:
+def restrict_sql(
+    text: str,
+    tables: Iterable[Ref],
+    column: str,
+    boundary: int,
+    segment: str,
+    upper: int | None = None,
+) -> str:
     """The check's SQL with every read of a split table replaced by a subquery of its older rows
-    (column < boundary) or of its recent rows (column >= boundary, or NULL). The subquery keeps the
-    table's alias, and the planner pulls it up into the query: the same plan with one more filter."""
-    if segment not in (OLDER, RECENT):
-        raise ValueError(f"segment {segment!r}")
+    (column < boundary), of its recent rows (column >= boundary, or NULL) or, for RANGE, of the rows
+    from boundary to upper (boundary <= column < upper). The subquery keeps the table's alias, and
+    the planner pulls it up into the query: the same plan with one more filter."""
+    if segment == OLDER:
+        condition = f"t.{column} < {int(boundary)}"
+    elif segment == RECENT:
+        condition = f"(t.{column} >= {int(boundary)} OR t.{column} IS NULL)"
+    elif segment == RANGE and upper is not None:
+        condition = f"t.{column} >= {int(boundary)} AND t.{column} < {int(upper)}"
+    else:
+        raise ValueError(f"segment {segment!r} (upper {upper!r})")
     split = set(tables)
-    condition = (
-        f"t.{column} < {int(boundary)}"
-        if segment == OLDER
-        else f"(t.{column} >= {int(boundary)} OR t.{column} IS NULL)"
-    )
     tree = parse_sql(text)
 
     class _Restrict(Visitor):  # type: ignore[misc]
@@ -209,6 +232,7 @@ def table_state(
     column: str | None = None,
     boundary: int | None = None,
     known: TableState | None = None,
+    verified: bool = False,
 ) -> tuple[dict[str, Print], TableState | None]:
     """Fingerprint of a table's content, as :func:`table_print`, and its state to keep for the next
     time (None for a relation without row versions, such as a view).
@@ -233,7 +257,13 @@ def table_state(
     4 billion transactions later); an ADD or DROP COLUMN that rewrites no row changes the columns.
     A row rewritten with the same values (or edited and edited back) has new versions: its content
     is hashed again, and is the same. Rows frozen before PostgreSQL 9.4 (xmin 2) have no stable
-    number: their table's versions differ every time, so its content is always hashed."""
+    number: their table's versions differ every time, so its content is always hashed.
+
+    ``verified``: ``known`` is the state of the older rows below a lower boundary taken in this
+    same snapshot (the evaluation's first pass), and the boundary advances. Then nothing is read
+    again below the old boundary: the rows from it to the new one are hashed (content and versions,
+    along the index) and added to ``known``'s prints, and the new recent rows are hashed; the
+    result is the one a whole pass at the new boundary gives (the prints are sums over rows)."""
     attributes = conn.execute(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), c.relkind"
         "  FROM pg_catalog.pg_attribute AS a JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid"
@@ -288,6 +318,16 @@ def table_state(
             return sums([sql.SQL("hashtext(t::text)::bigint"), *extra], wheres)
 
     wheres = [None, recent] if split else [None]
+    advancing = (
+        verified
+        and versioned
+        and known is not None
+        and known.segment == OLDER
+        and known.boundary is not None
+        and kept_boundary is not None
+        and known.boundary < kept_boundary
+        and known.columns_key == columns_key
+    )
     reusable = (
         versioned
         and known is not None
@@ -297,7 +337,17 @@ def table_state(
     try:
         versions: Print | None = None
         out: dict[str, Print] | None = None
-        if reusable and known is not None:
+        if advancing and known is not None and column is not None:
+            between = sql.SQL("t.{c} >= {low} AND t.{c} < {high}").format(
+                c=sql.Identifier(column),
+                low=sql.Literal(known.boundary),
+                high=sql.Literal(kept_boundary),
+            )
+            (added, added_versions), (fresh, _) = content([between, recent], True)
+            older = _add(known.content, added)
+            versions = _add(known.versions, added_versions)
+            out = {ALL: _add(older, fresh), OLDER: older, RECENT: fresh}
+        elif reusable and known is not None:
             found = [parts[0] for parts in sums([VERSION_HASH], wheres)]
             versions = _less(found[0], found[1]) if split else found[0]
             if versions == known.versions:
@@ -594,6 +644,10 @@ class IncrementalEvaluation:
     new_boundary: bool
     # what the next evaluation may reuse of each table's fingerprint (tables with row versions)
     tables: dict[Ref, TableState] = dataclasses.field(default_factory=dict)
+    # the boundary the split advanced from (None when it stayed or was set afresh), and the split
+    # checks whose older part there was kept and added to (only the rows in between ran)
+    moved_from: int | None = None
+    advanced: tuple[str, ...] = ()
 
     @property
     def fresh_parts(self) -> list[Part]:
@@ -634,7 +688,9 @@ def evaluate_incremental(
 
         states: dict[Ref, TableState] = {}
 
-        def fingerprint(refs: Sequence[Ref], at: int | None) -> dict[Ref, dict[str, Print]]:
+        def fingerprint(
+            refs: Sequence[Ref], at: int | None, advance: bool = False
+        ) -> dict[Ref, dict[str, Print]]:
             jobs = [
                 (
                     frozenset({ref}),
@@ -643,7 +699,9 @@ def evaluate_incremental(
                         ref=ref,
                         column=split.column if ref in split.tables else None,
                         boundary=at if ref in split.tables else None,
-                        known=context.tables.get(ref),
+                        # advancing: this snapshot's state at the old boundary (first pass)
+                        known=states.get(ref) if advance else context.tables.get(ref),
+                        verified=advance,
                     ),
                 )
                 for ref in refs
@@ -657,16 +715,36 @@ def evaluate_incremental(
             return {ref: part_prints for ref, (part_prints, _) in found.items()}
 
         prints = fingerprint(tables, boundary)
+        moved_from: int | None = None
+        old_prints: dict[Ref, dict[str, Print]] = {}
         if (
             boundary is not None
             and split.boundary_table in prints
             and _needs_new_boundary(prints, split)
         ):
+            split_refs = [t for t in tables if t in split.tables]
+            previous = boundary
             boundary = choose_boundary(conn, split)
             new_boundary = True
-            prints.update(fingerprint([t for t in tables if t in split.tables], boundary))
+            # Advancing (the usual move: new rows pushed the recent part past its share): the
+            # older rows below the old boundary were just fingerprinted in this snapshot, so only
+            # the rows in between are read, and each split check whose older part is still valid
+            # runs on those rows only (below). Otherwise every split table is read again.
+            advance = (
+                boundary is not None
+                and boundary > previous
+                and all(
+                    states.get(ref) is not None and states[ref].boundary == previous
+                    for ref in split_refs
+                )
+            )
+            if advance:
+                moved_from = previous
+                old_prints = {ref: dict(parts) for ref, parts in prints.items()}
+            prints.update(fingerprint(split_refs, boundary, advance=advance))
 
         plan: list[tuple[QualityCheck, str, str]] = []  # (check, segment, key)
+        carried: dict[str, StoredPart] = {}  # valid older parts at moved_from, by check
         for check in checks:
             segments = (OLDER, RECENT) if check.split and boundary is not None else (ALL,)
             for segment in segments:
@@ -674,6 +752,12 @@ def evaluate_incremental(
                     check, segment, boundary, prints, split, context, code_version, clock
                 )
                 plan.append((check, segment, key))
+            if moved_from is not None and check.split:
+                stored = context.stored.get((check.name, OLDER))
+                if stored is not None and stored.input_key == input_key(
+                    check, OLDER, moved_from, old_prints, split, context, code_version, clock
+                ):
+                    carried[check.name] = stored
 
         jobs = []
         pending: list[int] = []
@@ -681,16 +765,32 @@ def evaluate_incremental(
             stored = context.stored.get((check.name, segment))
             if stored is not None and stored.input_key == key:
                 continue
-            text = (
-                check.sql
-                if segment == ALL
-                else restrict_sql(
+            if segment == OLDER and check.name in carried:
+                text = restrict_sql(
+                    check.sql,
+                    split.tables,
+                    split.column,
+                    int(moved_from or 0),
+                    RANGE,
+                    upper=int(boundary or 0),
+                )
+            elif segment == ALL:
+                text = check.sql
+            else:
+                text = restrict_sql(
                     check.sql, split.tables, split.column, int(boundary or 0), segment
                 )
-            )
             jobs.append((check.reads, partial(_run_part, check=check, text=text)))
             pending.append(index)
         fresh = dict(zip(pending, run(jobs), strict=True))
+        advanced: list[str] = []
+        for index in pending:
+            check, segment, _ = plan[index]
+            if segment == OLDER and check.name in carried:
+                # the older part at the new boundary: the kept one plus the rows in between
+                kept = _stored_outcome(check, carried[check.name])
+                fresh[index] = combine(check, [kept, fresh[index]], context.sample_limit)
+                advanced.append(check.name)
 
         parts: list[Part] = []
         for index, (check, segment, key) in enumerate(plan):
@@ -710,6 +810,15 @@ def evaluate_incremental(
         for part in parts:
             by_check.setdefault(part.check_name, []).append(part.outcome)
         outcomes = [combine(c, by_check[c.name], context.sample_limit) for c in checks]
-        return IncrementalEvaluation(outcomes, parts, prints, boundary, new_boundary, states)
+        return IncrementalEvaluation(
+            outcomes,
+            parts,
+            prints,
+            boundary,
+            new_boundary,
+            states,
+            moved_from,
+            tuple(advanced),
+        )
 
     return run_in_snapshot(conn, clock, body, connections)

@@ -33,6 +33,7 @@ from retailmart_dagster.checks.registry import load_checks
 from retailmart_dagster.checks.segments import (
     ALL,
     OLDER,
+    RANGE,
     RECENT,
     IncrementalEvaluation,
     combine,
@@ -40,6 +41,7 @@ from retailmart_dagster.checks.segments import (
     fingerprint_text,
     restrict_sql,
     split_config,
+    table_print,
 )
 from retailmart_dagster.checks.store import record_outcomes
 from tests.conftest import KPI_END_DATE
@@ -99,6 +101,29 @@ def test_split_parts_add_up_to_the_whole_check(scratch: psycopg.Connection, name
         assert _same(combine(check, parts, sample_limit)) == _same(whole), boundary
         both_sides += all(p.affected_count > 0 for p in parts)
     SPLIT_SEEN[name] = both_sides
+    # Three parts, as when the boundary advances: below the first boundary, the range up to the
+    # second one (the rows an advance runs), and above it.
+    low, high = (
+        scratch.execute(
+            "SELECT order_id FROM sales.orders ORDER BY order_id OFFSET %s LIMIT 1", (offset,)
+        ).fetchone()[0]
+        for offset in (1, count // 2)
+    )
+    texts = [
+        restrict_sql(check.sql, SPLIT.tables, SPLIT.column, low, OLDER),
+        restrict_sql(check.sql, SPLIT.tables, SPLIT.column, low, RANGE, upper=high),
+        restrict_sql(check.sql, SPLIT.tables, SPLIT.column, high, RECENT),
+    ]
+    thirds = [run_check(scratch, dataclasses.replace(check, sql=t)) for t in texts]
+    older = combine(check, thirds[:2], sample_limit)
+    high_older = run_check(
+        scratch,
+        dataclasses.replace(
+            check, sql=restrict_sql(check.sql, SPLIT.tables, SPLIT.column, high, OLDER)
+        ),
+    )
+    assert _same(older) == _same(high_older)
+    assert _same(combine(check, [older, thirds[2]], sample_limit)) == _same(whole)
 
 
 # check -> boundaries at which its failing rows were on both sides (filled by the test above)
@@ -270,13 +295,26 @@ def test_the_evaluation_reuses_unchanged_parts_and_equals_a_full_one(new_databas
     mismatch = next(o for o in full if o.check.name == "consistency_order_total_mismatch")
     assert mismatch.affected_count == 0  # both differences (5 and 1) within the new tolerance
 
-    # The recent part grew past recent_max_share: a new boundary, every split check runs whole.
+    # The recent part grew past recent_max_share: the boundary moves up. Every split check's
+    # older part is new, but only those of the checks reading the orders (an old order was edited
+    # meanwhile) ran on every older row: the others kept theirs and ran on the rows in between.
+    # Outcomes equal a full evaluation (_evaluate), the prints a whole pass at the new boundary.
     small = dataclasses.replace(SPLIT, recent_share=0.001, recent_max_share=0.002)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "UPDATE sales.orders SET total_amount = total_amount - 5 WHERE order_id = %s",
+            (old_order,),
+        )
     moved, _ = _evaluate(url, split=small)
-    assert moved.new_boundary and moved.boundary != reconfigured.boundary
+    assert moved.new_boundary and moved.moved_from == reconfigured.boundary < moved.boundary
     assert {p for p in _run(moved) if not p.endswith(":all")} == {
         f"{c.name}:{s}" for c in CHECKS if c.split for s in (OLDER, RECENT)
     }
+    untouched = {c.name for c in CHECKS if c.split and ("sales", "orders") not in c.reads}
+    assert untouched and set(moved.advanced) == untouched
+    with psycopg.connect(url) as conn:
+        for ref in SPLIT.tables:
+            assert table_print(conn, ref, SPLIT.column, moved.boundary) == moved.prints[ref]
     assert _run(_evaluate(url, split=small)[0]) == ALWAYS  # and is kept
 
     # The stored parts lost: everything runs, nothing breaks.

@@ -19,6 +19,7 @@ from retailmart_dagster.checks.segments import (
     ALL,
     OLDER,
     PYTHON_ONLY_SECTIONS,
+    RANGE,
     RECENT,
     _Context,
     _volatile,
@@ -106,6 +107,13 @@ def test_restricted_sql_reads_only_the_part_of_the_split_tables() -> None:
         assert "products.products" in text  # not split: read whole
     assert "t.order_id < 1000" in older and "IS NULL" not in older
     assert "t.order_id >= 1000 OR t.order_id IS NULL" in recent
+    # The rows between two boundaries (an advancing boundary runs only those): no NULL keys.
+    between = restrict_sql(check.sql, SPLIT.tables, SPLIT.column, 1000, RANGE, upper=1500)
+    assert {(a, t) for a, t, _ in _subselects(between)} == {
+        ("i", "sales.order_items"),
+        ("o", "sales.orders"),
+    }
+    assert "t.order_id >= 1000 AND t.order_id < 1500" in between and "IS NULL" not in between
     # A table read without an alias keeps its name as the alias.
     bare = "SELECT count(*) FROM sales.orders WHERE orders.order_id > 0"
     assert _subselects(restrict_sql(bare, SPLIT.tables, "order_id", 5, OLDER))[0][:2] == (
@@ -114,6 +122,8 @@ def test_restricted_sql_reads_only_the_part_of_the_split_tables() -> None:
     )
     with pytest.raises(ValueError, match="segment"):
         restrict_sql(bare, SPLIT.tables, "order_id", 5, ALL)
+    with pytest.raises(ValueError, match="segment"):
+        restrict_sql(bare, SPLIT.tables, "order_id", 5, RANGE)  # a range needs its upper end
 
 
 def test_split_settings_are_validated() -> None:
