@@ -382,3 +382,85 @@ def test_the_evaluation_reuses_unchanged_parts_and_equals_a_full_one(new_databas
                 without.prints[ref][ALL][0],
                 fingerprint_text(without.prints[ref][ALL]),
             )
+
+
+def _append_copies(url: str, count: int, break_one: bool) -> list[int]:
+    """Append count new orders (new ids), each a copy of an old one with its lines and payments; with
+    break_one, the first new order's total no longer matches its lines. Returns the new ids."""
+    with psycopg.connect(url) as conn:
+        top = conn.execute("SELECT max(order_id) FROM sales.orders").fetchone()[0]
+        line_top = conn.execute("SELECT max(order_item_id) FROM sales.order_items").fetchone()[0]
+        sources = [
+            r[0]
+            for r in conn.execute(
+                "SELECT order_id FROM sales.orders ORDER BY order_id LIMIT %s", (count,)
+            ).fetchall()
+        ]
+        new_ids = []
+        for n, source in enumerate(sources, start=1):
+            new_id = top + n
+            conn.execute(
+                "INSERT INTO sales.orders (order_id, cust_id, store_id, order_date, order_status,"
+                " total_amount) SELECT %s, cust_id, store_id, order_date, order_status,"
+                " total_amount + %s FROM sales.orders WHERE order_id = %s",
+                (new_id, 7 if break_one and n == 1 else 0, source),
+            )
+            lines = conn.execute(
+                "SELECT prod_id, quantity, unit_price, discount FROM sales.order_items"
+                " WHERE order_id = %s ORDER BY order_item_id",
+                (source,),
+            ).fetchall()
+            for line in lines:
+                line_top += 1
+                conn.execute(
+                    "INSERT INTO sales.order_items (order_item_id, order_id, prod_id, quantity,"
+                    " unit_price, discount) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (line_top, new_id, *line),
+                )
+            new_ids.append(new_id)
+    return new_ids
+
+
+def test_an_advancing_boundary_equals_a_full_evaluation_round_after_round(new_database) -> None:  # noqa: ANN001
+    """Orders appended round after round push the recent part past its share: the boundary moves up
+    each time, the older parts are carried forward (only the rows in between run), and every
+    outcome equals a full evaluation (_evaluate), with broken orders on both sides of each move, an
+    edit below the old boundary and one in the rows being moved."""
+    from retailmart_dagster.generate import generate
+
+    url = new_database("quality_advance")
+    with psycopg.connect(url) as conn:
+        generate(conn, scale=0.01, seed=5, end_date=KPI_END_DATE)
+    _setup(url)
+    split = dataclasses.replace(SPLIT, recent_share=0.05, recent_max_share=0.08)
+    first, _ = _evaluate(url, split=split)
+    with psycopg.connect(url) as conn:
+        orders = conn.execute("SELECT count(*) FROM sales.orders").fetchone()[0]
+    step = max(int(orders * 0.05), 2)  # a round adds more than the gap between the two shares
+    split_checks = {c.name for c in CHECKS if c.split}
+    boundary, broken = first.boundary, []
+    for round_ in range(4):
+        broken += _append_copies(url, step, break_one=True)[:1]
+        with psycopg.connect(url) as conn:
+            if round_ == 1:  # an old order below the boundary: the orders' older parts run whole
+                conn.execute(
+                    "UPDATE sales.orders SET total_amount = total_amount + 3 WHERE order_id ="
+                    " (SELECT min(order_id) FROM sales.orders)"
+                )
+            if round_ == 2:  # an order just above the boundary, in the rows the move carries
+                conn.execute(
+                    "UPDATE sales.orders SET total_amount = total_amount + 3 WHERE order_id ="
+                    " (SELECT min(order_id) FROM sales.orders WHERE order_id >= %s)",
+                    (boundary,),
+                )
+        result, full = _evaluate(url, split=split)  # outcomes equal a full evaluation
+        assert result.moved_from == boundary < result.boundary, round_
+        readers = {c for c in split_checks if ("sales", "orders") in BY_NAME[c].reads}
+        expected = split_checks - readers if round_ == 1 else split_checks
+        assert set(result.advanced) == expected, round_
+        mismatch = next(o for o in full if o.check.name == "consistency_order_total_mismatch")
+        assert mismatch.affected_count >= len(broken)  # each round's broken order is found
+        boundary = result.boundary
+    # Nothing changed since: only what reads the clock runs, at the same boundary.
+    again, _ = _evaluate(url, split=split)
+    assert _run(again) == ALWAYS and again.boundary == boundary and again.moved_from is None
