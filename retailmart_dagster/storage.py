@@ -50,13 +50,17 @@ import os
 import time
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import sqlalchemy.pool as db_pool
+from dagster import AssetKey
+from dagster._core.assets import AssetDetails
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, DagsterEventType
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.base import EventLogRecord
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, deserialize_value
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
@@ -73,6 +77,9 @@ POOL_SIZE = 2
 MAX_OVERFLOW = 8
 POOL_RECYCLE_S = 3600
 PING_AFTER_IDLE_S = 2.0
+# Deserialized latest-materialization records remembered per process (see _stored_record): a run
+# reads the records of the assets it materializes and of their parents (185 in a daily refresh).
+RECORD_CACHE_SIZE = 512
 _CHECKED_IN_AT = "retailmart_checked_in_at"
 
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -176,6 +183,14 @@ class PooledPostgresRunStorage(_Pooled, PostgresRunStorage):
     """``PostgresRunStorage`` whose connections are pooled."""
 
 
+@lru_cache(maxsize=RECORD_CACHE_SIZE)
+def _stored_record(text: str) -> Any:
+    """A stored latest-materialization document deserialized, remembered by its exact text: the
+    same text is the same record (its storage id is part of it), and records are immutable
+    (NamedTuples), so the object is shared. Deserializing one took 0.1-0.25 ms of Python."""
+    return deserialize_value(text, NamedTuple)  # type: ignore[arg-type]
+
+
 class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
     """``PostgresEventLogStorage`` whose connections are pooled and whose schema look-ups are
     remembered once positive."""
@@ -200,6 +215,35 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
         if found:
             self._asset_key_columns_present.add(column_name)
         return found
+
+    def _get_latest_materialization_records(
+        self, raw_asset_rows: Any
+    ) -> Mapping[AssetKey, EventLogRecord | None]:
+        """Each asset row's latest materialization, as Dagster reads it (``get_asset_records``), with
+        the stored record's deserialization remembered (:func:`_stored_record`): at the start of
+        every step Dagster reads the latest materialization of each of the step's parents, about 940
+        reads of 185 records in a daily refresh, each a 1-8 KB JSON document. A row whose record is
+        missing, of an older format or older than the asset's last wipe goes to Dagster's own
+        method (which then reads the event log)."""
+        results: dict[AssetKey, EventLogRecord | None] = {}
+        others = []
+        for row in raw_asset_rows:
+            asset_key = AssetKey.from_db_string(row["asset_key"])
+            if not asset_key:
+                continue
+            text = row["last_materialization"]
+            record = _stored_record(text) if text else None
+            details = AssetDetails.from_db_string(row["asset_details"])
+            wiped_at = details.last_wipe_timestamp if details else None
+            if isinstance(record, EventLogRecord) and (
+                wiped_at is None or record.event_log_entry.timestamp > wiped_at
+            ):
+                results[asset_key] = record
+            else:
+                others.append(row)
+        if others:
+            results.update(super()._get_latest_materialization_records(others))
+        return results
 
     def store_event(self, event: EventLogEntry) -> None:
         """What dagster-postgres stores for an event (the row, then an asset event's index rows

@@ -19,6 +19,7 @@ from dagster import (
     op,
 )
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster_postgres.event_log import PostgresEventLogStorage
 from sqlalchemy import event as sa_event
 
 from retailmart_dagster.runtime import STORAGE_CLASSES, storage_password_env, write_dagster_home
@@ -28,6 +29,7 @@ from retailmart_dagster.storage import (
     PooledPostgresEventLogStorage,
     PooledPostgresRunStorage,
     PooledPostgresScheduleStorage,
+    _stored_record,
 )
 
 pytestmark = pytest.mark.integration
@@ -196,5 +198,62 @@ def test_a_runs_planned_events_are_stored_as_one_batch_with_the_same_records(
         assert records(batched.run_id) == expected
         assert len(expected[0]) == 3
         assert expected[1] == AssetCheckExecutionRecordStatus.SUCCEEDED
+    finally:
+        instance.dispose()
+
+
+def test_latest_materialization_records_are_dagsters_own_deserialized_once(
+    new_database,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pooled event log reads each asset's latest materialization as Dagster's own method does
+    (the same records, a wiped asset's dropped), and deserializes each stored record once: Dagster
+    reads the latest materialization of every parent at the start of every step."""
+    storage_url = new_database("latest_records")
+    home = write_dagster_home(tmp_path / "dagster_home", storage_url)
+    for name, value in storage_password_env(storage_url).items():
+        monkeypatch.setenv(name, value)
+    keys = [AssetKey("_planned_a"), AssetKey("_planned_b")]
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        assert materialize([_planned_a, _planned_b], instance=instance).success
+        second = materialize([_planned_a, _planned_b], instance=instance)
+        assert second.success
+        storage = instance.event_log_storage
+        rows = storage._fetch_asset_rows(asset_keys=keys)
+        ours = storage._get_latest_materialization_records(rows)
+        dagsters = PostgresEventLogStorage._get_latest_materialization_records(storage, rows)
+        assert ours == dagsters
+        assert sorted(ours) == keys
+        assert {record.run_id for record in ours.values()} == {second.run_id}
+        # The step of _planned_b read _planned_a's latest materialization (its data version is
+        # _planned_b's input data version).
+        latest_a = instance.get_latest_materialization_event(AssetKey("_planned_a"))
+        latest_b = instance.get_latest_materialization_event(AssetKey("_planned_b"))
+        assert latest_a is not None and latest_b is not None
+        assert (
+            latest_b.tags["dagster/input_data_version/_planned_a"]
+            == (latest_a.tags["dagster/data_version"])
+        )
+
+        _stored_record.cache_clear()
+        for _ in range(3):
+            records = instance.get_asset_records(keys)
+            assert [r.asset_entry.last_materialization_record for r in records] == [
+                ours[r.asset_entry.asset_key] for r in records
+            ]
+        info = _stored_record.cache_info()
+        assert (info.misses, info.hits) == (2, 4)
+
+        # A wiped asset's stored record predates the wipe: not its latest materialization.
+        instance.wipe_assets([AssetKey("_planned_a")])
+        rows = storage._fetch_asset_rows(asset_keys=keys)
+        after_wipe = storage._get_latest_materialization_records(rows)
+        assert after_wipe == PostgresEventLogStorage._get_latest_materialization_records(
+            storage, rows
+        )
+        assert after_wipe.get(AssetKey("_planned_a")) is None
+        assert after_wipe[AssetKey("_planned_b")] == ours[AssetKey("_planned_b")]
     finally:
         instance.dispose()
