@@ -30,6 +30,14 @@ events):
   Dagster versions (its own watcher polls; nothing LISTENs):
   ``PooledPostgresEventLogStorage.store_event`` stores the same rows without it.
 
+And one per-step cost: at the start of every step Dagster reads the latest materialization of each
+of the step's parent assets (their data versions, for the step's provenance), a stored JSON
+document of 1-8 KB each, deserialized on every read: about 940 reads of 185 records in a daily
+refresh of the main job. ``PooledPostgresEventLogStorage`` deserializes each stored record once per
+process (an LRU cache keyed by the stored text, which includes the record's storage id); the
+Python CPU of a daily refresh at scale 10 went from 2.66-2.84 to 2.39-2.55 s (three interleaved
+pairs).
+
 And one per-run cost: when a run is created, Dagster reports a "planned" event for every asset and
 asset check it will run (ASSET_MATERIALIZATION_PLANNED, ASSET_CHECK_EVALUATION_PLANNED: 181 for the
 main job, whose checks the data-quality evaluation reports) as one batch, which dagster-postgres
