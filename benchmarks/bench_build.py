@@ -147,10 +147,12 @@ def settle_maintenance(url: str, timeout_s: float = 300.0) -> tuple[float, int]:
     workers in the database to end, VACUUM (ANALYZE) the tables over autovacuum's thresholds, until
     none is left (at most timeout_s). Daily refreshes run a day apart, long after autovacuum is done
     with what the previous run left (every swapped-in materialized view is a new table to vacuum
-    and analyze, the alert history's updated rows are dead rows); run back to back here, a run paid
-    for the previous one's (the machine's busy CPU during a daily refresh at scale 10: 21.8-22.2 s
-    in the benchmark against 20.0-20.6 s on a settled copy). Returns (seconds, tables vacuumed):
-    that maintenance's own cost, reported beside the run it follows."""
+    and analyze, the alert history's updated rows are dead rows); run back to back here, each run
+    starts from that settled state instead of meeting autovacuum at work. Measured at scale 10, it
+    changed the daily refreshes by nothing beyond their noise (first 11.80 s, next 11.56-12.30 s,
+    against 11.80 s and 11.55-12.26 s in the run before without it): autovacuum was not what made
+    back-to-back runs vary. Returns (seconds, tables vacuumed): that maintenance's own cost after
+    the run before (1.6-1.8 s, 35-40 tables, after a daily refresh at scale 10)."""
     started = time.perf_counter()
     vacuumed: set[str] = set()
     with psycopg.connect(url, autocommit=True) as conn:
