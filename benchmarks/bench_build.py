@@ -24,6 +24,8 @@ per scale (dropped afterwards unless --keep). For each scale, in this order:
    Before each of these runs (before its day is appended), the maintenance autovacuum would do
    after the previous run is done first and reported (``settle_maintenance``): daily refreshes run a
    day apart, not back to back.
+6. the server's memory: ``analytics`` dropped and built once more (steps at once), with the
+   server's processes sampled (see ServerMemory); this run is not timed.
 
 With steps at once, step times overlap: the "slowest steps" and "by layer" lists are step times
 (each includes waiting for the cores the other running step uses), their sum exceeds the run. The
@@ -40,8 +42,9 @@ Python process and how much the server: a run that keeps the cores busy gets fas
 work, not with another order of its steps.
 
 Prints one table per scale; measures, never asserts. Peak memory: the server's processes (sum of
-proportional set sizes, sampled every 0.2 s), the benchmark's Python process (ru_maxrss) and the
-largest of the runs' own processes (VmHWM).
+proportional set sizes, sampled once a second during one more full build at the end, steps at once,
+which is not timed: sampling costs the cores the timed runs use, see ServerMemory), the benchmark's
+Python process (ru_maxrss) and the largest of the runs' own processes (VmHWM).
 """
 
 from __future__ import annotations
@@ -480,7 +483,12 @@ class ServerMemory:
     walk of each process's page tables (1 GB of shared buffers mapped): 24 ms with 13 processes,
     more with the runs' connections and parallel workers. Sampled every 0.2 s, as before stop 21,
     the benchmark's own sampler took an eighth of a core or more beside the runs it timed (the
-    daily refresh's process CPU: 6.6 s in the benchmark against 3.2 s alone)."""
+    daily refresh's process CPU: 6.6 s in the benchmark against 3.2 s alone). Even once a second it
+    is not free: at scale 10, 15-16 samples during a daily refresh took 0.70 CPU-s and 1.1-1.2 s of
+    the sampling thread's time (11 server processes), and daily refreshes on copies of one database
+    took 11.59-12.11 s with it against 11.10-11.68 s without (four of each, interleaved; machine
+    busy 21.2-22.3 against 20.1-21.1 CPU-s). So the benchmark samples only during a run of its own
+    that it does not time (see bench)."""
 
     def __init__(self, server: EmbeddedPostgres, every: float = 1.0) -> None:
         self.pid = str(server.status().get("pid"))
@@ -595,7 +603,8 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
         print(f"  {key}: {value}", file=sys.stderr, flush=True)  # progress
 
     print(f"== scale {scale}: running", file=sys.stderr, flush=True)
-    with ServerMemory(server) as memory, tempfile.TemporaryDirectory() as tmp:
+    memory = ServerMemory(server)
+    with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         with psycopg.connect(url) as conn:
             result = generate(conn, scale=scale, seed=seed, end_date=END_DATE)
@@ -722,8 +731,16 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
             "yes" if not differences else f"NO: {', '.join(differences[:8])}",
         )
         row("objects compared", f"{len(after_refresh)}")
+        # The server's memory, sampled during one more full build that is not timed (the sampler
+        # takes CPU from the runs it watches, see ServerMemory).
+        _drop_analytics(url)
+        with memory:
+            dagster_build(url, Path(tmp) / "memory", instance, next_day.day)
         instance.dispose()
-    row("server peak memory (PSS)", f"{memory.peak_kib / 1024:8.1f} MiB")
+    row(
+        "server peak memory (PSS, during an untimed full build)",
+        f"{memory.peak_kib / 1024:8.1f} MiB",
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     row("python peak RSS (benchmark process)", f"{peak:8.1f} MiB")
     if RUN_PEAKS_MIB:
