@@ -87,7 +87,11 @@ from retailmart_dagster.assets.fact_vacuum import (  # noqa: E402
     vacuum_facts,
     vacuum_settings,
 )
-from retailmart_dagster.assets.sql_assets import _config_hook, load_sql_objects  # noqa: E402
+from retailmart_dagster.assets.sql_assets import (  # noqa: E402
+    SETUP_STEP,
+    _config_hook,
+    load_sql_objects,
+)
 from retailmart_dagster.checks.assets import checks_code_version, evaluate_and_record  # noqa: E402
 from retailmart_dagster.checks.registry import load_checks  # noqa: E402
 from retailmart_dagster.executor import default_max_concurrent  # noqa: E402
@@ -549,6 +553,8 @@ def _layer(step: str, objects: dict[str, tuple[str, str]]) -> str:
     """The layer of a step key (analytics__<object>, dashboard__..., quality steps)."""
     name = step.split("__", 1)[1] if step.startswith("analytics__") else step
     kind, group = objects.get(name, ("", ""))
+    if step == SETUP_STEP:
+        return "setup"
     if step.startswith("dashboard__") or group == "exports":
         return LAYERS[5]
     if group == "setup":

@@ -1,12 +1,13 @@
 """The SQL-file asset factory: every ``.sql`` file under ``retailmart_dagster/sql/`` is one asset.
 
 Key ``["analytics", <object>]``, group = the file's folder (domain), kind from the statement,
-dependencies from the SQL itself (see ``sql_parse``), code version = hash of the SQL. Source tables
-are ``AssetSpec``s keyed ``["retailmart", <schema>, <table>]``, read from the source DDL.
+dependencies from the SQL itself (see ``sql_parse``), code version = hash of the SQL. Each object
+is built by a step of its own, but the setup objects share one (see ``build_setup_asset``). Source
+tables are ``AssetSpec``s keyed ``["retailmart", <schema>, <table>]``, read from the source DDL.
 """
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from dagster import (
     AssetExecutionContext,
@@ -20,9 +21,15 @@ from dagster import (
     TableColumn,
     TableSchema,
     asset,
+    multi_asset,
 )
 
-from retailmart_dagster.assets.builder import SqlBuilder, analytics_dependencies
+from retailmart_dagster.assets.builder import (
+    BuildResult,
+    SqlBuilder,
+    analytics_dependencies,
+    topological_order,
+)
 from retailmart_dagster.assets.sql_parse import (
     ANALYTICS_SCHEMA,
     SETUP_SCRIPT,
@@ -38,6 +45,8 @@ from retailmart_dagster.resources.postgres import DatabaseUnreachableError, Post
 
 SOURCE_PREFIX = "retailmart"
 SETUP_GROUP = "setup"
+# The one step that builds every setup object (see build_setup_asset).
+SETUP_STEP = "analytics__setup"
 SOURCE_GROUP = "retailmart_source"
 # Retries of a step whose database is unreachable (then the step fails with the cause).
 UNREACHABLE_RETRIES = 2
@@ -114,71 +123,120 @@ def _sql_markdown(obj: SqlObject) -> MetadataValue:
     return MetadataValue.md(f"```sql\n{obj.sql.strip()}\n```")
 
 
-def build_sql_asset(obj: SqlObject, deps: set[AssetKey], builder: SqlBuilder) -> AssetsDefinition:
+def _asset_properties(obj: SqlObject, deps: set[AssetKey]) -> dict:
+    """What the asset of obj is, the same whether it has a step of its own or shares the setup's."""
     kpi_md = "\n".join(f"- **{n}**: {f}" for n, f in obj.kpis)
     description = obj.description + (f"\n\nKPIs:\n{kpi_md}" if kpi_md else "")
-
-    @asset(
-        key=analytics_key(obj.name),
-        deps=sorted(deps, key=lambda k: k.to_user_string()),
-        group_name=obj.group,
-        code_version=SqlBuilder.version(obj),
-        kinds={"postgres", KIND_BADGE[obj.kind]},
-        description=description or None,
-        tags={"retailmart/kind": obj.kind, "retailmart/domain": obj.group},
+    return {
+        "key": analytics_key(obj.name),
+        "deps": sorted(deps, key=lambda k: k.to_user_string()),
+        "group_name": obj.group,
+        "code_version": SqlBuilder.version(obj),
+        "kinds": {"postgres", KIND_BADGE[obj.kind]},
+        "description": description or None,
+        "tags": {"retailmart/kind": obj.kind, "retailmart/domain": obj.group},
         # The SQL text is the definition's, not each materialization's: stored once with the
         # definition instead of in every run's events (about 0.5 MB per run over all objects), and
         # not read back by every downstream step with its parents' latest materializations.
-        metadata={
+        "metadata": {
             "sql_path": obj.relative_path,
             "object": obj.qualified_name,
             "sql": _sql_markdown(obj),
         },
-        # Setup scripts grant and revoke on every object of the schema: run them alone.
-        op_tags={RUN_ALONE_TAG: "true"} if obj.group == SETUP_GROUP else None,
-    )
+    }
+
+
+def _unreachable(context: AssetExecutionContext, exc: DatabaseUnreachableError) -> Exception:
+    """What a step raises when its database is unreachable: a retry, or after the last one the
+    cause itself, so the UI's headline says the database is unreachable (not Dagster's "Exceeded
+    max_retries")."""
+    context.log.error(str(exc))
+    if context.retry_number >= UNREACHABLE_RETRIES:
+        return Failure(
+            description=f"{exc} (after {UNREACHABLE_RETRIES} retries)", allow_retries=False
+        )
+    return RetryRequested(max_retries=UNREACHABLE_RETRIES, seconds_to_wait=UNREACHABLE_RETRY_WAIT_S)
+
+
+def _materialize_result(
+    context: AssetExecutionContext, obj: SqlObject, result: BuildResult, asset_key: AssetKey | None
+) -> MaterializeResult:
+    if result.lock_wait_s is not None:
+        context.log.info(
+            f"{obj.qualified_name}: waited {result.lock_wait_s:.1f}s for another run's build "
+            "of this object (advisory lock)"
+        )
+    if result.recreated_dependents:
+        context.log.info(
+            f"{obj.qualified_name} changed: re-created dependents {result.recreated_dependents}"
+        )
+    metadata: dict = {
+        "action": result.action,
+        "duration_ms": MetadataValue.float(round(result.duration_ms, 1)),
+    }
+    if result.row_count is not None:
+        metadata["dagster/row_count"] = MetadataValue.int(result.row_count)
+    if result.columns:
+        metadata["dagster/column_schema"] = TableSchema(
+            columns=[TableColumn(name=n, type=t) for n, t in result.columns]
+        )
+    if result.lock_wait_s is not None:
+        metadata["lock_wait_s"] = MetadataValue.float(result.lock_wait_s)
+    if result.recreated_dependents:
+        metadata["recreated_dependents"] = MetadataValue.json(result.recreated_dependents)
+    return MaterializeResult(asset_key=asset_key, metadata=metadata)
+
+
+def build_sql_asset(obj: SqlObject, deps: set[AssetKey], builder: SqlBuilder) -> AssetsDefinition:
+    """The asset of one SQL object, built by a step of its own."""
+
+    @asset(**_asset_properties(obj, deps))
     def _asset(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
         try:
             with postgres.connection() as conn:
                 result = builder.build(conn, obj, run_id=context.run.run_id)
         except DatabaseUnreachableError as exc:
-            context.log.error(str(exc))
-            if context.retry_number >= UNREACHABLE_RETRIES:
-                # The last attempt: fail with the cause itself, so the UI's headline says the
-                # database is unreachable (not Dagster's "Exceeded max_retries").
-                raise Failure(
-                    description=f"{exc} (after {UNREACHABLE_RETRIES} retries)",
-                    allow_retries=False,
-                ) from exc
-            raise RetryRequested(
-                max_retries=UNREACHABLE_RETRIES, seconds_to_wait=UNREACHABLE_RETRY_WAIT_S
-            ) from exc
-        if result.lock_wait_s is not None:
-            context.log.info(
-                f"{obj.qualified_name}: waited {result.lock_wait_s:.1f}s for another run's build "
-                "of this object (advisory lock)"
-            )
-        if result.recreated_dependents:
-            context.log.info(
-                f"{obj.qualified_name} changed: re-created dependents {result.recreated_dependents}"
-            )
-        metadata: dict = {
-            "action": result.action,
-            "duration_ms": MetadataValue.float(round(result.duration_ms, 1)),
-        }
-        if result.row_count is not None:
-            metadata["dagster/row_count"] = MetadataValue.int(result.row_count)
-        if result.columns:
-            metadata["dagster/column_schema"] = TableSchema(
-                columns=[TableColumn(name=n, type=t) for n, t in result.columns]
-            )
-        if result.lock_wait_s is not None:
-            metadata["lock_wait_s"] = MetadataValue.float(result.lock_wait_s)
-        if result.recreated_dependents:
-            metadata["recreated_dependents"] = MetadataValue.json(result.recreated_dependents)
-        return MaterializeResult(metadata=metadata)
+            raise _unreachable(context, exc) from exc
+        return _materialize_result(context, obj, result, None)
 
     return _asset
+
+
+def build_setup_asset(
+    objects: Sequence[SqlObject], deps: Mapping[str, set[AssetKey]], builder: SqlBuilder
+) -> AssetsDefinition:
+    """The setup objects (schema, configuration, log tables, functions, grants): one asset each,
+    all built by ONE step, in dependency order on one connection, alone (they grant and revoke on
+    every object of the schema). Each is built in its own transaction and yields its own
+    materialization (lineage, code version, row count) as it is built; a subset runs only the
+    selected ones. One step instead of one per object: they are built one after the other anyway,
+    and in a refresh each takes about a millisecond of SQL against 10-15 ms of Dagster's work for
+    its step, while the other core waits. Daily refreshes at scale 10 (copies of one database, two
+    dailies each, interleaved) took 10.66-11.17 s (mean 10.90 s, six runs) against 10.96-11.70 s
+    (means 11.20 and 11.28 s in two sets of six) with a step per setup object."""
+    ordered = topological_order(objects)
+
+    @multi_asset(
+        name=SETUP_STEP,
+        specs=[AssetSpec(**_asset_properties(o, deps[o.name])) for o in ordered],
+        can_subset=True,
+        op_tags={RUN_ALONE_TAG: "true"},
+    )
+    def _setup(
+        context: AssetExecutionContext, postgres: PostgresResource
+    ) -> Iterator[MaterializeResult]:
+        selected = context.selected_asset_keys
+        try:
+            with postgres.connection() as conn:
+                for obj in ordered:
+                    key = analytics_key(obj.name)
+                    if key in selected:
+                        result = builder.build(conn, obj, run_id=context.run.run_id)
+                        yield _materialize_result(context, obj, result, key)
+        except DatabaseUnreachableError as exc:
+            raise _unreachable(context, exc) from exc
+
+    return _setup
 
 
 def load_sql_objects() -> list[SqlObject]:
@@ -199,7 +257,13 @@ def build_sql_assets(
     )
     deps = resolve_dependencies(objects)
     extra = extra_deps or {}
-    return [build_sql_asset(o, deps[o.name] | set(extra.get(o.name, ())), builder) for o in objects]
+    for o in objects:
+        deps[o.name] = deps[o.name] | set(extra.get(o.name, ()))
+    setup = [o for o in objects if o.group == SETUP_GROUP]
+    return [
+        *([build_setup_asset(setup, deps, builder)] if setup else []),
+        *(build_sql_asset(o, deps[o.name], builder) for o in objects if o.group != SETUP_GROUP),
+    ]
 
 
 __all__ = [

@@ -149,3 +149,38 @@ def test_rerun_is_idempotent_and_keeps_history(
             stamp = re.compile(rb'"generatedAt":"[^"]*"')
             data, again = stamp.sub(b"", data), stamp.sub(b"", again)
         assert again == data, f"{rel} differs between two runs"
+
+
+def test_setup_objects_share_one_step_in_dependency_order_and_subset(
+    new_database, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """The setup objects are built by one step (analytics__setup), each with its own
+    materialization, in dependency order; selecting some of them builds only those."""
+    from retailmart_dagster.assets.builder import topological_order
+    from retailmart_dagster.assets.sql_assets import SETUP_STEP, load_sql_objects
+    from retailmart_dagster.definitions import FULL_REFRESH_JOB, build_definitions
+    from retailmart_dagster.generate import generate
+
+    url = new_database("setup")
+    with psycopg.connect(url) as conn:
+        generate(conn, scale=0.01, seed=3, end_date=KPI_END_DATE)
+    defs = build_definitions(database_url=url, dashboard_dir=str(tmp_path))
+    job = defs.resolve_job_def(FULL_REFRESH_JOB)
+    wanted = [AssetKey(["analytics", "schema_analytics"]), AssetKey(["analytics", "config"])]
+    result = job.execute_in_process(asset_selection=wanted, raise_on_error=False)
+    assert result.success
+    steps = {e.step_key for e in result.all_events if e.is_step_success}
+    assert steps == {SETUP_STEP}
+    assert list(_materializations(result)) == wanted
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM analytics.config").fetchone()[0] > 0
+        # not selected, not built
+        assert conn.execute("SELECT to_regclass('analytics.alert_history')").fetchone()[0] is None
+
+    setup = [o for o in load_sql_objects() if o.group == "setup"]
+    keys = [AssetKey(["analytics", o.name]) for o in setup]
+    result = job.execute_in_process(asset_selection=keys, raise_on_error=False)
+    assert result.success
+    built = list(_materializations(result))
+    assert built == [AssetKey(["analytics", o.name]) for o in topological_order(setup)]
+    assert {e.step_key for e in result.all_events if e.is_step_success} == {SETUP_STEP}
