@@ -553,12 +553,10 @@ def _layer(step: str, objects: dict[str, tuple[str, str]]) -> str:
     """The layer of a step key (analytics__<object>, dashboard__..., quality steps)."""
     name = step.split("__", 1)[1] if step.startswith("analytics__") else step
     kind, group = objects.get(name, ("", ""))
-    if step == SETUP_STEP:
+    if step == SETUP_STEP:  # every setup object is built by this one step
         return "setup"
     if step.startswith("dashboard__") or group == "exports":
         return LAYERS[5]
-    if group == "setup":
-        return "setup"
     if group == "quality" or (not group and name.startswith("data_quality")):
         return "data quality"
     if name == "alert_history_sync" or group == "alerts":

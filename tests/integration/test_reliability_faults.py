@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from retailmart_dagster.assets.builder import SqlBuilder
+from retailmart_dagster.assets.sql_assets import SETUP_STEP
 from retailmart_dagster.config import config_value
 from retailmart_dagster.definitions import build_definitions
 from retailmart_dagster.resources.embedded import EmbeddedPostgres
@@ -72,15 +73,17 @@ def _exports(folder: Path) -> dict[str, object]:
 
 
 def _fail_when_building(
-    monkeypatch: pytest.MonkeyPatch, fault: Callable[[psycopg.Connection], None]
+    monkeypatch: pytest.MonkeyPatch,
+    fault: Callable[[psycopg.Connection], None],
+    at: str = STOP_AT,
 ) -> list[str]:
-    """Call ``fault`` just before STOP_AT is built the first time (then build as usual)."""
+    """Call ``fault`` just before the object ``at`` is built the first time (then build as usual)."""
     original = SqlBuilder.build
     calls: list[str] = []
 
     def build(self, conn, obj, run_id=None):  # noqa: ANN001, ANN202
         calls.append(obj.name)
-        if obj.name == STOP_AT and calls.count(STOP_AT) == 1:
+        if obj.name == at and calls.count(at) == 1:
             fault(conn)
         return original(self, conn, obj, run_id=run_id)
 
@@ -134,28 +137,37 @@ def test_server_stopped_mid_run_fails_clearly_then_next_run_recovers(
     assert built == (1,)  # built once, by the run after the outage
 
 
+@pytest.mark.parametrize(
+    ("at", "step"),
+    [(STOP_AT, f"analytics__{STOP_AT}"), ("config", SETUP_STEP)],
+    ids=["kpi_object", "setup_object"],
+)
 def test_transient_connection_loss_is_retried_and_the_run_succeeds(
-    fault_server: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fault_server: EmbeddedPostgres,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    at: str,
+    step: str,
 ) -> None:
     """The server kills the run's connection in the middle of a build (as a restart or a network
-    cut would): the step is retried on a new connection and the run succeeds."""
-    url = _copy_of_source(fault_server, "transient")
+    cut would): the step is retried on a new connection and the run succeeds. A setup object's
+    step is the one that builds every setup object: its retry builds them all again."""
+    url = _copy_of_source(fault_server, f"transient_{at}")
 
     def kill_backend(conn: psycopg.Connection) -> None:
         pid = conn.info.backend_pid
         with psycopg.connect(fault_server.url("postgres"), autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
-    calls = _fail_when_building(monkeypatch, kill_backend)
+    calls = _fail_when_building(monkeypatch, kill_backend, at)
     result = materialize_all(url, tmp_path / "dash")
     monkeypatch.undo()
     assert result.success, _step_failures(result)
-    assert calls.count(STOP_AT) == 2, calls  # failed once, then built on retry
-    step = f"analytics__{STOP_AT}"
+    assert calls.count(at) == 2, calls  # failed once, then built on retry
     kinds = [e.event_type_value for e in result.all_events if e.step_key == step]
     assert kinds.count("STEP_UP_FOR_RETRY") == 1 and kinds.count("STEP_SUCCESS") == 1, kinds
     with psycopg.connect(url) as conn:
-        n = conn.execute(f"SELECT count(*) FROM analytics.{STOP_AT}").fetchone()[0]  # noqa: S608
+        n = conn.execute(f"SELECT count(*) FROM analytics.{at}").fetchone()[0]  # noqa: S608
         failed = conn.execute(
             "SELECT count(*) FROM analytics.execution_log WHERE status = 'failed'"
         ).fetchone()
