@@ -54,7 +54,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from retailmart_dagster.assets.sql_assets import analytics_key, source_key
+from retailmart_dagster.assets.sql_assets import SETUP_GROUP, analytics_key, source_key
 from retailmart_dagster.assets.sql_parse import ANALYTICS_SCHEMA, Ref, SqlFileError, SqlObject
 from retailmart_dagster.checks.evaluate import (
     CheckOutcome,
@@ -77,7 +77,6 @@ from retailmart_dagster.config import ConfigError, config_value, config_values
 from retailmart_dagster.resources.postgres import DatabaseUnreachableError, PostgresResource
 
 QUALITY_GROUP = "quality"
-SETUP_GROUP = "setup"
 EVALUATION_KEY = AssetKey([ANALYTICS_SCHEMA, "data_quality_evaluation"])
 GATE_KEY = AssetKey([ANALYTICS_SCHEMA, "data_quality_gate"])
 DATA_QUALITY_JOB = "data_quality_job"
