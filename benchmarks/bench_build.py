@@ -19,8 +19,10 @@ per scale (dropped afterwards unless --keep). For each scale, in this order:
    (steps at once); then ``--next-days`` more days (default 3), each appended and refreshed the
    same way (daily refreshes after a daily refresh, the steady state of a daily schedule; one run's
    time varies by several percent, so their median is reported); then ``analytics`` is dropped and
-   rebuilt by Dagster on the same data (a full build, steps at once; the denominator of both daily
-   ratios) and every KPI object and export is compared with what the daily refreshes produced.
+   rebuilt by Dagster on the same data (a full build, steps at once) and every KPI object and export
+   is compared with what the daily refreshes produced; then dropped and rebuilt once more, and the
+   faster of these two full builds is the denominator of both daily ratios
+   (``full_build_denominator``).
    Before each of these runs (before its day is appended), the maintenance autovacuum would do
    after the previous run is done first and reported (``settle_maintenance``): daily refreshes run a
    day apart, not back to back.
@@ -429,6 +431,16 @@ def dagster_build(
     return DagsterRun(total, per, spans, step_dependencies(job) if with_deps else {}, cpu, machine)
 
 
+def full_build_denominator(first: DagsterRun, again: DagsterRun) -> DagsterRun:
+    """The full build a daily refresh is compared with: the faster of two full builds on the same
+    data. A run on this shared machine only ever gets slower than its work needs (other processes,
+    the host), never faster, so the faster run is the closer measure of the full build's cost; and a
+    ratio over it is the less flattering one for the daily refresh. Measured at scale 10 (stop 33),
+    one benchmark's full build on the same data took 72.9 s against 61.0 s for its first full build,
+    and the daily ratio over it read 15.3 % instead of about 18 %."""
+    return min((first, again), key=lambda run: run.total)
+
+
 def throughput_bound(per: dict[str, float], at_once: int) -> str:
     """The sum of a run's step times, and that sum over the number of steps run at once: how long
     the run would take with every slot busy all the time (step times as measured, slowed by the
@@ -715,19 +727,8 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
             f"{last_settled[0]:8.2f} s ({last_settled[1]} tables)",
         )
         rebuild = dagster_build(url, Path(tmp) / "rebuild", instance, next_day.day)
-        rebuild_total = rebuild.total
-        row(f"Dagster {at_once} steps at once, full build (same data)", f"{rebuild_total:8.2f} s")
+        row(f"Dagster {at_once} steps at once, full build (same data)", f"{rebuild.total:8.2f} s")
         row("full build (same data): machine CPU", cpu_use(rebuild))
-        row(
-            "daily refresh / full build (first | next, median)",
-            f"{daily_total / rebuild_total:8.1%} | {second.total / rebuild_total:.1%}",
-        )
-        if daily.machine and second.machine and rebuild.machine:
-            full_busy = max(rebuild.machine.busy, 1e-9)
-            row(
-                "daily refresh / full build, machine CPU busy (first | next, median)",
-                f"{daily.machine.busy / full_busy:8.1%} | {second.machine.busy / full_busy:.1%}",
-            )
         with psycopg.connect(url, autocommit=True) as conn:
             differences = snapshot_differences(after_refresh, kpi_snapshot(conn))
         row(
@@ -735,6 +736,27 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
             "yes" if not differences else f"NO: {', '.join(differences[:8])}",
         )
         row("objects compared", f"{len(after_refresh)}")
+        # The same full build once more: the denominator of the daily ratios is the faster of the
+        # two (see full_build_denominator).
+        _drop_analytics(url)
+        settle_maintenance(url)
+        again = dagster_build(url, Path(tmp) / "rebuild2", instance, next_day.day)
+        row(
+            f"Dagster {at_once} steps at once, full build (same data), again",
+            f"{again.total:8.2f} s",
+        )
+        row("full build (same data), again: machine CPU", cpu_use(again))
+        full = full_build_denominator(rebuild, again)
+        row(
+            "daily refresh / full build (first | next, median; the faster full build)",
+            f"{daily_total / full.total:8.1%} | {second.total / full.total:.1%}",
+        )
+        if daily.machine and second.machine and full.machine:
+            full_busy = max(full.machine.busy, 1e-9)
+            row(
+                "daily refresh / full build, machine CPU busy (first | next, median)",
+                f"{daily.machine.busy / full_busy:8.1%} | {second.machine.busy / full_busy:.1%}",
+            )
         # The server's memory, sampled during one more full build that is not timed (the sampler
         # takes CPU from the runs it watches, see ServerMemory).
         _drop_analytics(url)

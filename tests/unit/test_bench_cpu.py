@@ -8,7 +8,13 @@ import sys
 
 import pytest
 
-from benchmarks.bench_build import DagsterRun, MachineCpu, cpu_use, machine_cpu
+from benchmarks.bench_build import (
+    DagsterRun,
+    MachineCpu,
+    cpu_use,
+    full_build_denominator,
+    machine_cpu,
+)
 
 STAT = "cpu  1000 50 250 7000 100 10 40 0 30 0\ncpu0 500 25 125 3500 50 5 20 0 15 0\n"
 
@@ -54,3 +60,12 @@ def test_the_report_splits_busy_time_into_python_and_the_rest() -> None:
     assert "Python 3.50 s" in text
     assert "server and the rest 23.50 s" in text
     assert cpu_use(run._replace(machine=None)) == "n/a (no /proc/stat)"
+
+
+def test_the_daily_ratio_is_over_the_faster_of_two_full_builds() -> None:
+    slow = DagsterRun(72.9, {}, {}, {}, cpu=4.3, machine=MachineCpu(busy=128.0, idle=17.0))
+    fast = DagsterRun(61.0, {}, {}, {}, cpu=3.3, machine=MachineCpu(busy=110.0, idle=12.0))
+    # Either order: the run is the faster one, machine CPU included (the busy ratio uses its CPU).
+    assert full_build_denominator(slow, fast) is fast
+    assert full_build_denominator(fast, slow) is fast
+    assert full_build_denominator(fast, fast._replace(cpu=9.9)) is fast  # a tie: the first
