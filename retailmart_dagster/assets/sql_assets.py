@@ -255,10 +255,11 @@ def build_sql_assets(
     builder = SqlBuilder(
         objects, post_hooks={"config": _config_hook}, retire_removed=retire_removed
     )
-    deps = resolve_dependencies(objects)
     extra = extra_deps or {}
-    for o in objects:
-        deps[o.name] = deps[o.name] | set(extra.get(o.name, ()))
+    deps = {
+        name: found | set(extra.get(name, ()))
+        for name, found in resolve_dependencies(objects).items()
+    }
     setup = [o for o in objects if o.group == SETUP_GROUP]
     return [
         *([build_setup_asset(setup, deps, builder)] if setup else []),
