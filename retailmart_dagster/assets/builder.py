@@ -984,10 +984,13 @@ class SqlBuilder:
                 )
         if error is None and self._has_table(conn, "analytics.kpi_metadata"):
             # The catalog lists every object from the moment it exists, then each build updates it.
+            entries = [(obj, result)]
             if obj.name == "kpi_metadata":
-                for documented in self.objects:
-                    self._catalog(conn, documented, self._bootstrap_result(conn, documented, obj))
-            self._catalog(conn, obj, result)
+                entries = [
+                    (documented, self._bootstrap_result(conn, documented, obj))
+                    for documented in self.objects
+                ] + entries
+            self._catalog(conn, entries)
 
     def _bootstrap_result(
         self, conn: psycopg.Connection, obj: SqlObject, catalog: SqlObject
@@ -1023,10 +1026,16 @@ class SqlBuilder:
         return sorted(sources)
 
     def _catalog(
-        self, conn: psycopg.Connection, obj: SqlObject, result: BuildResult | None
+        self,
+        conn: psycopg.Connection,
+        entries: Sequence[tuple[SqlObject, BuildResult | None]],
     ) -> None:
-        conn.execute(
-            """
+        """Upsert the catalog rows of entries (object, its build or None) in one batch: the
+        catalog's own build writes every object's row (about 200 at once, one round trip each
+        was a quarter of the setup step's time in a daily refresh)."""
+        with conn.cursor() as cur:
+            cur.executemany(
+                """
             INSERT INTO analytics.kpi_metadata AS k
                    (object_name, domain, object_kind, description, business_question, kpis,
                     source_tables, refresh_frequency, owner, code_version, sql_path,
@@ -1047,22 +1056,25 @@ class SqlBuilder:
                    last_duration_ms = coalesce(EXCLUDED.last_duration_ms, k.last_duration_ms),
                    updated_at = now()
             """,
-            {
-                "name": obj.name,
-                "domain": obj.group,
-                "kind": obj.kind,
-                "description": obj.description,
-                "question": obj.field("question"),
-                "kpis": json.dumps(
-                    [{"name": n, "formula": f} for n, f in obj.kpis], ensure_ascii=False
-                ),
-                "sources": self.source_tables_of(obj),
-                "refresh": obj.field("refresh", DEFAULT_REFRESH),
-                "owner": obj.field("owner", f"{obj.group.capitalize()} analytics"),
-                "version": self.version(obj),
-                "path": obj.relative_path,
-                "built": result is not None,
-                "rows": result.row_count if result else None,
-                "ms": round(result.duration_ms, 1) if result else None,
-            },
-        )
+                [
+                    {
+                        "name": obj.name,
+                        "domain": obj.group,
+                        "kind": obj.kind,
+                        "description": obj.description,
+                        "question": obj.field("question"),
+                        "kpis": json.dumps(
+                            [{"name": n, "formula": f} for n, f in obj.kpis], ensure_ascii=False
+                        ),
+                        "sources": self.source_tables_of(obj),
+                        "refresh": obj.field("refresh", DEFAULT_REFRESH),
+                        "owner": obj.field("owner", f"{obj.group.capitalize()} analytics"),
+                        "version": self.version(obj),
+                        "path": obj.relative_path,
+                        "built": result is not None,
+                        "rows": result.row_count if result else None,
+                        "ms": round(result.duration_ms, 1) if result else None,
+                    }
+                    for obj, result in entries
+                ],
+            )
