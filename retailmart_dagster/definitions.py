@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from retailmart_dagster.assets.alerts import build_alert_sync_asset, with_alert_deps
-from retailmart_dagster.assets.exports import build_export_assets
+from retailmart_dagster.assets.exports import build_manifest
 from retailmart_dagster.assets.fact_vacuum import build_fact_vacuum_asset
 from retailmart_dagster.assets.sql_assets import build_sql_assets, load_sql_objects, source_specs
 from retailmart_dagster.automation import build_automation
@@ -84,7 +84,7 @@ def build_definitions(
             *build_sql_assets(
                 objects, extra_deps=with_alert_deps(quality.extra_deps), retire_removed=True
             ),
-            *build_export_assets(objects),
+            build_manifest(objects),
             *quality.assets,
             build_alert_sync_asset(objects),
             build_fact_vacuum_asset(objects),

@@ -2,7 +2,8 @@
 
 Key ``["analytics", <object>]``, group = the file's folder (domain), kind from the statement,
 dependencies from the SQL itself (see ``sql_parse``), code version = hash of the SQL. Each object
-is built by a step of its own, but the setup objects share one (see ``build_setup_asset``). Source
+is built by a step of its own, but the setup objects share one (see ``build_setup_asset``) and an
+export function shares one with its JSON file (see ``build_export_step``). Source
 tables are ``AssetSpec``s keyed ``["retailmart", <schema>, <table>]``, read from the source DDL.
 """
 
@@ -30,6 +31,7 @@ from retailmart_dagster.assets.builder import (
     analytics_dependencies,
     topological_order,
 )
+from retailmart_dagster.assets.exports import export_file_spec, export_target, write_export_file
 from retailmart_dagster.assets.sql_parse import (
     ANALYTICS_SCHEMA,
     SETUP_SCRIPT,
@@ -41,6 +43,7 @@ from retailmart_dagster.assets.sql_parse import (
 )
 from retailmart_dagster.config import config_path, read_config, write_config
 from retailmart_dagster.executor import RUN_ALONE_TAG
+from retailmart_dagster.resources.dashboard import DashboardResource
 from retailmart_dagster.resources.postgres import DatabaseUnreachableError, PostgresResource
 
 SOURCE_PREFIX = "retailmart"
@@ -202,6 +205,42 @@ def build_sql_asset(obj: SqlObject, deps: set[AssetKey], builder: SqlBuilder) ->
     return _asset
 
 
+def build_export_step(obj: SqlObject, deps: set[AssetKey], builder: SqlBuilder) -> AssetsDefinition:
+    """Export function obj and the JSON file it writes: two assets (each with its own lineage,
+    code version and materialization), built by ONE step named after the file (the function
+    first, then the file; a subset runs only the selected one). The file is the function's only
+    reader, and a step of its own cost each function about 16 ms of Dagster's CPU against a few
+    milliseconds of SQL: at scale 10, a run of only the 41 function steps took 0.72-0.83 s and
+    0.64-0.70 s of the run's CPU."""
+    target = export_target(obj)
+    if target is None:
+        raise ValueError(f"{obj.qualified_name} is not an export function")
+    folder, name = target
+    function_spec = AssetSpec(**_asset_properties(obj, deps))
+    file_spec = export_file_spec(obj, folder, name)
+
+    @multi_asset(
+        name="__".join(file_spec.key.path),
+        specs=[function_spec, file_spec],
+        can_subset=True,
+    )
+    def _export(
+        context: AssetExecutionContext, postgres: PostgresResource, dashboard: DashboardResource
+    ) -> Iterator[MaterializeResult]:
+        selected = context.selected_asset_keys
+        try:
+            with postgres.connection() as conn:
+                if function_spec.key in selected:
+                    result = builder.build(conn, obj, run_id=context.run.run_id)
+                    yield _materialize_result(context, obj, result, function_spec.key)
+                if file_spec.key in selected:
+                    yield write_export_file(conn, obj, dashboard, folder, name)
+        except DatabaseUnreachableError as exc:
+            raise _unreachable(context, exc) from exc
+
+    return _export
+
+
 def build_setup_asset(
     objects: Sequence[SqlObject], deps: Mapping[str, set[AssetKey]], builder: SqlBuilder
 ) -> AssetsDefinition:
@@ -248,7 +287,8 @@ def build_sql_assets(
     extra_deps: Mapping[str, Iterable[AssetKey]] | None = None,
     retire_removed: bool = False,
 ) -> list[AssetsDefinition]:
-    """One asset per SQL object; ``extra_deps`` adds dependencies that are not in the SQL (by object
+    """One asset per SQL object (an export function's step also writes its JSON file, see
+    ``build_export_step``); ``extra_deps`` adds dependencies that are not in the SQL (by object
     name), e.g. the data-quality gate that every KPI object waits for. ``retire_removed``: the
     objects are ALL of the platform's, so registered objects without a file are dropped."""
     objects = list(objects) if objects is not None else load_sql_objects()
@@ -263,7 +303,13 @@ def build_sql_assets(
     setup = [o for o in objects if o.group == SETUP_GROUP]
     return [
         *([build_setup_asset(setup, deps, builder)] if setup else []),
-        *(build_sql_asset(o, deps[o.name], builder) for o in objects if o.group != SETUP_GROUP),
+        *(
+            build_export_step(o, deps[o.name], builder)
+            if export_target(o)
+            else build_sql_asset(o, deps[o.name], builder)
+            for o in objects
+            if o.group != SETUP_GROUP
+        ),
     ]
 
 

@@ -14,7 +14,8 @@ from dagster import materialize
 
 from retailmart_dagster.assets import exports
 from retailmart_dagster.assets.builder import SqlBuilder
-from retailmart_dagster.assets.exports import build_export_asset
+from retailmart_dagster.assets.exports import export_key
+from retailmart_dagster.assets.sql_assets import build_export_step
 from retailmart_dagster.assets.sql_parse import SQL_DIR, discover_sql_objects, parse_sql_file
 from retailmart_dagster.resources.dashboard import DashboardResource
 from retailmart_dagster.resources.postgres import PostgresResource
@@ -79,10 +80,12 @@ def built(tmp_path: Path, new_database):  # noqa: ANN001, ANN201
 
 
 def _materialize_export(url: str, objects, folder: Path):  # noqa: ANN001, ANN202
+    """The JSON file's asset alone (its function's step, the file selected)."""
     fn = next(o for o in objects if o.name == "fn_export_reltest_rows")
-    asset_def = build_export_asset(fn, "reltest", "rows")
+    asset_def = build_export_step(fn, set(), SqlBuilder(objects))
     return materialize(
         [asset_def],
+        selection=[export_key("reltest", "rows")],
         resources={
             "postgres": PostgresResource(database_url=url),
             "dashboard": DashboardResource(data_dir=str(folder)),

@@ -32,9 +32,11 @@ def test_every_step_of_the_main_job_has_one_layer() -> None:
     assert counts["data quality"] == 3
     # the alert views and the alert history sync
     assert counts["alerts"] == sum(1 for o in objects if o.group == "alerts") + 1
+    # each export function shares its JSON file's step; then the manifest
     exports = [s for s in steps if s.startswith("dashboard__")]
     functions = sum(1 for o in objects if o.group == "exports")
-    assert counts[LAYERS[5]] == len(exports) + functions
+    assert not [s for s in steps if s.startswith("analytics__fn_export_")]
+    assert counts[LAYERS[5]] == len(exports) == functions + 1
     kpi_groups = {"sales", "customers", "products", "stores", "operations", "marketing"}
     assert counts[LAYERS[3]] == sum(1 for o in objects if o.group in kpi_groups)
 
