@@ -94,6 +94,7 @@ from retailmart_dagster.assets.sql_assets import (  # noqa: E402
     _config_hook,
     load_sql_objects,
 )
+from retailmart_dagster.assets.sql_parse import SqlObject  # noqa: E402
 from retailmart_dagster.checks.assets import checks_code_version, evaluate_and_record  # noqa: E402
 from retailmart_dagster.checks.registry import load_checks  # noqa: E402
 from retailmart_dagster.executor import default_max_concurrent  # noqa: E402
@@ -203,6 +204,14 @@ def _export_step(relative: str) -> str:
     return f"dashboard__{folder}__{name}" if folder else f"dashboard__{name}"
 
 
+def _step_of(obj: SqlObject) -> str:
+    """The Dagster step that builds obj (an export function's is its file's step)."""
+    target = export_target(obj)
+    if target is not None:
+        return _export_step(export_relative_path(*target))
+    return f"analytics__{obj.name}"
+
+
 def direct_build(url: str, out_dir: Path, clock: dt.date) -> tuple[float, dict[str, float]]:
     """The same SQL as the Dagster job, in build order, on one connection; times keyed by step."""
     objects = load_sql_objects()
@@ -227,7 +236,7 @@ def direct_build(url: str, out_dir: Path, clock: dt.date) -> tuple[float, dict[s
                 checked = True
             t0 = time.perf_counter()
             builder.build(conn, obj, run_id="bench-direct")
-            per[f"analytics__{obj.name}"] = time.perf_counter() - t0
+            per[_step_of(obj)] = time.perf_counter() - t0
         t0 = time.perf_counter()
         vacuum_facts(conn, fact_names(objects), *vacuum_settings())
         per[FACT_VACUUM_STEP] = time.perf_counter() - t0
@@ -247,7 +256,8 @@ def direct_build(url: str, out_dir: Path, clock: dt.date) -> tuple[float, dict[s
             path = out_dir / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(serialize(payload))
-            per[_export_step(relative)] = time.perf_counter() - t0
+            # the function's build above and its file: one Dagster step
+            per[_export_step(relative)] += time.perf_counter() - t0
     return time.perf_counter() - started, per
 
 

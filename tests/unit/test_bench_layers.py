@@ -3,7 +3,7 @@ exactly one layer, and the layers are the ones a reader looks for."""
 
 from __future__ import annotations
 
-from benchmarks.bench_build import LAYERS, by_layer, longest_chain, throughput_bound
+from benchmarks.bench_build import LAYERS, _step_of, by_layer, longest_chain, throughput_bound
 from retailmart_dagster.assets.sql_assets import SETUP_STEP, load_sql_objects
 from retailmart_dagster.definitions import FULL_REFRESH_JOB, build_definitions
 
@@ -39,6 +39,15 @@ def test_every_step_of_the_main_job_has_one_layer() -> None:
     assert counts[LAYERS[5]] == len(exports) == functions + 1
     kpi_groups = {"sales", "customers", "products", "stores", "operations", "marketing"}
     assert counts[LAYERS[3]] == sum(1 for o in objects if o.group in kpi_groups)
+
+
+def test_direct_sql_times_are_keyed_by_the_dagster_step() -> None:
+    # the overhead per step compares the two by step key: every object but the setup ones (one
+    # step for all) is timed under the step that builds it, an export function under its file's
+    steps = set(_steps())
+    objects = [o for o in load_sql_objects() if o.group != "setup"]
+    assert {_step_of(o) for o in objects} <= steps
+    assert _step_of(next(o for o in objects if o.name == "fn_export_alerts")) == "dashboard__alerts"
 
 
 def test_longest_chain_follows_the_dependency_that_finished_last() -> None:
