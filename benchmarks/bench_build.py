@@ -79,9 +79,9 @@ from append_day import append_day, kpi_snapshot, snapshot_differences  # noqa: E
 from retailmart_dagster.assets.alerts import run_alert_sync  # noqa: E402
 from retailmart_dagster.assets.builder import SqlBuilder, topological_order  # noqa: E402
 from retailmart_dagster.assets.exports import (  # noqa: E402
-    export_relative_path,
+    export_key,
     export_target,
-    serialize,
+    write_export_file,
 )
 from retailmart_dagster.assets.fact_vacuum import (  # noqa: E402
     FACT_VACUUM_KEY,
@@ -98,6 +98,7 @@ from retailmart_dagster.assets.sql_parse import SqlObject  # noqa: E402
 from retailmart_dagster.checks.assets import checks_code_version, evaluate_and_record  # noqa: E402
 from retailmart_dagster.checks.registry import load_checks  # noqa: E402
 from retailmart_dagster.executor import default_max_concurrent  # noqa: E402
+from retailmart_dagster.resources.dashboard import DashboardResource  # noqa: E402
 from retailmart_dagster.resources.embedded import EmbeddedPostgres  # noqa: E402
 
 END_DATE = dt.date(2025, 10, 1)
@@ -199,16 +200,11 @@ def _minimum_pass(url: str) -> float:
         return time.perf_counter() - started
 
 
-def _export_step(relative: str) -> str:
-    folder, _, name = relative.removesuffix(".json").rpartition("/")
-    return f"dashboard__{folder}__{name}" if folder else f"dashboard__{name}"
-
-
 def _step_of(obj: SqlObject) -> str:
     """The Dagster step that builds obj (an export function's is its file's step)."""
     target = export_target(obj)
     if target is not None:
-        return _export_step(export_relative_path(*target))
+        return "__".join(export_key(*target).path)
     return f"analytics__{obj.name}"
 
 
@@ -243,21 +239,15 @@ def direct_build(url: str, out_dir: Path, clock: dt.date) -> tuple[float, dict[s
         t0 = time.perf_counter()
         run_alert_sync(conn, "bench-direct")
         per[ALERT_STEP] = time.perf_counter() - t0
+        files = DashboardResource(data_dir=str(out_dir))
         for obj in objects:
             target = export_target(obj)
             if target is None:
                 continue
             t0 = time.perf_counter()
-            with conn.transaction():
-                payload = conn.execute(
-                    sql.SQL("SELECT analytics.{}()").format(sql.Identifier(obj.name))
-                ).fetchone()[0]
-            relative = export_relative_path(*target)
-            path = out_dir / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(serialize(payload))
+            write_export_file(conn, obj, files, *target)
             # the function's build above and its file: one Dagster step
-            per[_export_step(relative)] += time.perf_counter() - t0
+            per[_step_of(obj)] += time.perf_counter() - t0
     return time.perf_counter() - started, per
 
 

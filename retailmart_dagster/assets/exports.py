@@ -67,12 +67,13 @@ def export_key(folder: str, name: str) -> AssetKey:
     return AssetKey(["dashboard", folder, name] if folder else ["dashboard", name])
 
 
-def export_file_spec(obj: SqlObject, folder: str, name: str) -> AssetSpec:
-    """The asset of the JSON file that export function obj writes (it reads the function only)."""
+def export_file_spec(obj: SqlObject, function_key: AssetKey, folder: str, name: str) -> AssetSpec:
+    """The asset of the JSON file that export function obj (asset function_key) writes; it reads
+    the function only."""
     relative = export_relative_path(folder, name)
     return AssetSpec(
         key=export_key(folder, name),
-        deps=[AssetKey([ANALYTICS_SCHEMA, obj.name])],
+        deps=[function_key],
         group_name=EXPORT_GROUP,
         kinds={"json", "postgres"},
         description=f"dashboard/data/{relative}: the JSON of analytics.{obj.name}().",

@@ -217,7 +217,7 @@ def build_export_step(obj: SqlObject, deps: set[AssetKey], builder: SqlBuilder) 
         raise ValueError(f"{obj.qualified_name} is not an export function")
     folder, name = target
     function_spec = AssetSpec(**_asset_properties(obj, deps))
-    file_spec = export_file_spec(obj, folder, name)
+    file_spec = export_file_spec(obj, function_spec.key, folder, name)
 
     @multi_asset(
         name="__".join(file_spec.key.path),
