@@ -7,7 +7,10 @@ Uses the embedded server of ``$RETAILMART_HOME`` (default ``.retailmart-bench``)
 per scale (dropped afterwards unless --keep). For each scale, in this order:
 
 1. generate the sample data (seed, last order day 2025-10-01); the minimum-work pass: one aggregate
-   over all order lines joined to their orders (best of two);
+   over all order lines joined to their orders (best of two); the bare fact aggregations
+   (``bare_facts.sql``: each line-, order- and customer-grain fact's grain aggregated straight from
+   the source tables, nothing else, one at a time): the floor under any build of the fact layer,
+   with the least wall time they could take on the run's slots (``bare_floor_on``);
 2. direct SQL: every SQL object in build order, the data-quality checks, the alert sync and every
    export, on one connection, no Dagster — first build (empty ``analytics``), then again (refresh);
 3. Dagster (``full_refresh_job``, the platform's in-process executor, instance storage per
@@ -56,6 +59,7 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
+import re
 import resource
 import statistics
 import sys
@@ -198,6 +202,41 @@ def _minimum_pass(url: str) -> float:
             " FROM sales.order_items oi JOIN sales.orders o ON o.order_id = oi.order_id"
         ).fetchone()
         return time.perf_counter() - started
+
+
+BARE_FACTS_SQL = Path(__file__).resolve().parent / "bare_facts.sql"
+BARE_FACT_MARK = re.compile(r"^-- fact: (\w+)\s*$", re.MULTILINE)
+
+
+def bare_fact_statements(path: Path = BARE_FACTS_SQL) -> dict[str, str]:
+    """The statements of bare_facts.sql by the fact each stands for (its "-- fact: <name>" line)."""
+    text = path.read_text()
+    marks = list(BARE_FACT_MARK.finditer(text))
+    return {
+        m.group(1): text[m.end() : nxt.start() if nxt else len(text)].strip()
+        for m, nxt in zip(marks, [*marks[1:], None], strict=True)
+    }
+
+
+def bare_fact_pass(conn: psycopg.Connection) -> dict[str, float]:
+    """The floor under any build of the fact layer: each statement of bare_facts.sql (a fact's
+    grain aggregated straight from the source tables into a temporary table, nothing else) timed on
+    its own, one at a time on conn, each in a transaction rolled back (nothing stays)."""
+    times: dict[str, float] = {}
+    for fact, statement in bare_fact_statements().items():
+        with conn.transaction(force_rollback=True):
+            started = time.perf_counter()
+            conn.execute(statement)
+            times[fact] = time.perf_counter() - started
+    return times
+
+
+def bare_floor_on(times: dict[str, float], slots: int) -> float:
+    """The least wall time the bare aggregations can take on slots connections at once: their sum
+    shared evenly, but never less than the longest one (a lower bound, not a measurement)."""
+    if not times:
+        return 0.0
+    return max(sum(times.values()) / max(slots, 1), max(times.values()))
 
 
 def _step_of(obj: SqlObject) -> str:
@@ -630,6 +669,16 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
         row("orders / lines", f"{orders:,} / {lines:,}")
         minimum = min(_minimum_pass(url), _minimum_pass(url))
         row("minimum pass (lines ⋈ orders)", f"{minimum:8.2f} s")
+        with psycopg.connect(url, autocommit=True) as conn:
+            bare = bare_fact_pass(conn)
+        bare_floor = bare_floor_on(bare, default_max_concurrent())
+        row(
+            f"bare fact aggregations ({len(bare)}, bare_facts.sql)",
+            f"{sum(bare.values()):8.2f} s one at a time; at least {bare_floor:.2f} s on"
+            f" {default_max_concurrent()} slots ("
+            + ", ".join(f"{name.removeprefix('fact_')} {t:.2f}" for name, t in bare.items())
+            + ")",
+        )
 
         direct_total, direct_first = direct_build(url, Path(tmp) / "direct", END_DATE)
         row("direct SQL, full build", f"{direct_total:8.2f} s")
@@ -670,6 +719,10 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
         again_total = dagster_build(url, out, instance, END_DATE).total
         row(f"Dagster {at_once} steps at once, refresh (same data)", f"{again_total:8.2f} s")
         row("full build / minimum pass", f"{full_total / max(minimum, 1e-9):8.1f} x")
+        row(
+            f"full build / bare fact aggregations on {at_once} slots",
+            f"{full_total / max(bare_floor, 1e-9):8.1f} x",
+        )
         size = sum(p.stat().st_size for p in out.rglob("*.json"))
         row("export size", f"{size / 1024:8.1f} KiB ({len(list(out.rglob('*.json')))} files)")
 
