@@ -9,8 +9,8 @@ per scale (dropped afterwards unless --keep). For each scale, in this order:
 1. generate the sample data (seed, last order day 2025-10-01); the minimum-work pass: one aggregate
    over all order lines joined to their orders (best of two); the bare fact aggregations
    (``bare_facts.sql``: each line-, order- and customer-grain fact's grain aggregated straight from
-   the source tables, nothing else, one at a time): the floor under any build of the fact layer,
-   with the least wall time they could take on the run's slots (``bare_floor_on``);
+   the source tables, nothing else, one at a time; best of two each): the floor under any build of
+   the fact layer, with the least wall time they could take on the run's slots (``bare_floor_on``);
 2. direct SQL: every SQL object in build order, the data-quality checks, the alert sync and every
    export, on one connection, no Dagster — first build (empty ``analytics``), then again (refresh);
 3. Dagster (``full_refresh_job``, the platform's in-process executor, instance storage per
@@ -670,7 +670,10 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
         minimum = min(_minimum_pass(url), _minimum_pass(url))
         row("minimum pass (lines ⋈ orders)", f"{minimum:8.2f} s")
         with psycopg.connect(url, autocommit=True) as conn:
-            bare = bare_fact_pass(conn)
+            # Best of two, as the minimum pass: the first pass also sets the hint bits of the
+            # tables the minimum pass did not read (payments, shipments, returns).
+            first, second = bare_fact_pass(conn), bare_fact_pass(conn)
+            bare = {fact: min(t, second[fact]) for fact, t in first.items()}
         bare_floor = bare_floor_on(bare, default_max_concurrent())
         row(
             f"bare fact aggregations ({len(bare)}, bare_facts.sql)",
