@@ -93,7 +93,7 @@ CREATE TEMP TABLE bare_payment_days AS
 SELECT
     o.order_date,
     o.order_status,
-    pm.payment_date,
+    pm.payment_date AS payment_day,
     pm.payment_mode,
     count(*) AS payments,
     sum(pm.amount) AS amount

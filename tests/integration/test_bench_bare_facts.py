@@ -55,7 +55,6 @@ def test_each_bare_statement_stands_for_a_fact_and_computes_its_grain(kpi_db_url
     with psycopg.connect(kpi_db_url) as conn:
         for statement in statements.values():
             conn.execute(statement)
-        conn.execute("ALTER TABLE bare_payment_days RENAME COLUMN payment_date TO payment_day")
         for bare, fact, grain, measures in SAME_WORK:
             cols = ", ".join(grain + measures)
             rows = {
