@@ -683,11 +683,12 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
             # minimum pass.
             first, second = bare_fact_pass(conn), bare_fact_pass(conn)
             bare = {fact: min(t, second[fact]) for fact, t in first.items()}
-        bare_floor = bare_floor_on(bare, default_max_concurrent())
+        at_once = default_max_concurrent()
+        bare_floor = bare_floor_on(bare, at_once)
         row(
             f"bare fact aggregations ({len(bare)}, bare_facts.sql)",
             f"{sum(bare.values()):8.2f} s one at a time; at least {bare_floor:.2f} s on"
-            f" {default_max_concurrent()} slots ("
+            f" {at_once} slots ("
             + ", ".join(f"{name.removeprefix('fact_')} {t:.2f}" for name, t in bare.items())
             + ")",
         )
@@ -718,7 +719,6 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
             f"{refresh_total / direct_refresh:8.2f} x",
         )
         _drop_analytics(url)
-        at_once = default_max_concurrent()
         full = dagster_build(url, out, instance, END_DATE)
         full_total, full_per = full.total, full.per
         row(f"Dagster {at_once} steps at once, full build", f"{full_total:8.2f} s")
