@@ -48,7 +48,9 @@ shows how close each run is to its throughput bound, and how much of the busy ti
 Python process and how much the server: a run that keeps the cores busy gets faster only with less
 work, not with another order of its steps.
 
-Prints one table per scale; measures, never asserts. Peak memory: the server's processes (sum of
+Prints one table per scale; measures, never asserts. Each table ends with the performance issue's
+goals, each with this run's figure and whether it is met (``issue_goals``; the goals are stated for
+scale 10). Peak memory: the server's processes (sum of
 proportional set sizes, sampled once a second during one more full build at the end, steps at once,
 which is not timed: sampling costs the cores the timed runs use, see ServerMemory), the benchmark's
 Python process (ru_maxrss) and the largest of the runs' own processes (VmHWM).
@@ -639,6 +641,85 @@ def by_layer(per: dict[str, float], total: float) -> list[tuple[str, int, float]
     return rows
 
 
+# The performance issue's goals, as it states them (for scale 10 on the 2-core machine).
+GOAL_SCALE = 10.0
+GOAL_FULL_OVER_MINIMUM = 4.0
+GOAL_OVERHEAD_MEDIAN_MS = 25.0
+GOAL_DAGSTER_OVER_DIRECT = 1.2
+GOAL_DAILY_OVER_FULL = 0.20
+GOAL_GENERATION_S = 180.0
+CONCURRENT_REFRESH_TEST = "tests/integration/test_concurrent_refresh.py"
+
+
+class Goal(NamedTuple):
+    """One goal of the performance issue: what it asks, this run's figure, and whether it is met
+    (None: not measured by the benchmark)."""
+
+    goal: str
+    measured: str
+    met: bool | None
+
+
+def issue_goals(
+    *,
+    full_over_minimum: float,
+    overhead_median_ms: float,
+    dagster_over_direct: float,
+    daily_over_full: tuple[float, float],
+    generation_s: float,
+) -> list[Goal]:
+    """The issue's goals read off one run's figures. The daily refresh's goal holds only when both
+    its first daily refresh after a full build and the median of the next ones are within it.
+    Figures are compared as printed (ratios to 0.1, percentages to 0.1 point, milliseconds to 0.1)."""
+    first, following = (round(r * 100, 1) for r in daily_over_full)
+    daily_limit = round(GOAL_DAILY_OVER_FULL * 100, 1)
+    return [
+        Goal(
+            f"1. full build <= {GOAL_FULL_OVER_MINIMUM:g} x the minimum pass",
+            f"{full_over_minimum:.1f} x",
+            round(full_over_minimum, 1) <= GOAL_FULL_OVER_MINIMUM,
+        ),
+        Goal(
+            f"2. Dagster overhead per step, median <= {GOAL_OVERHEAD_MEDIAN_MS:g} ms",
+            f"{overhead_median_ms:.1f} ms",
+            round(overhead_median_ms, 1) <= GOAL_OVERHEAD_MEDIAN_MS,
+        ),
+        Goal(
+            f"2. Dagster / direct SQL, full build (1 at a time) <= {GOAL_DAGSTER_OVER_DIRECT:g} x",
+            f"{dagster_over_direct:.2f} x",
+            round(dagster_over_direct, 2) <= GOAL_DAGSTER_OVER_DIRECT,
+        ),
+        Goal(
+            f"3. daily refresh <= {daily_limit:g}% of a full build (first and next)",
+            f"{first:.1f}% | {following:.1f}%",
+            max(first, following) <= daily_limit,
+        ),
+        Goal(
+            "4. readers never wait", f"not measured here: tested by {CONCURRENT_REFRESH_TEST}", None
+        ),
+        Goal(
+            f"5. generation < {GOAL_GENERATION_S / 60:g} min",
+            f"{generation_s:.2f} s",
+            generation_s < GOAL_GENERATION_S,
+        ),
+    ]
+
+
+def goal_lines(goals: list[Goal], scale: float) -> list[str]:
+    """The goals as printed at the end of a scale's table."""
+    run = "" if scale == GOAL_SCALE else f"; this run: scale {scale:g}"
+    lines = [f"goals of the performance issue (stated for scale {GOAL_SCALE:g}{run}):"]
+    width = max(len(g.goal) for g in goals)
+    measured = max((len(g.measured) for g in goals if g.met is not None), default=0)
+    for g in goals:
+        if g.met is None:  # the figure column says why
+            lines.append(f"  {g.goal:<{width}}  {g.measured}")
+        else:
+            verdict = "met" if g.met else "NOT MET"
+            lines.append(f"  {g.goal:<{width}}  {g.measured:<{measured}}  {verdict}")
+    return lines
+
+
 def _overheads(dagster: dict[str, float], direct: dict[str, float]) -> list[float]:
     return [dagster[k] - direct[k] for k in dagster if k in direct]
 
@@ -665,7 +746,8 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
         t0 = time.perf_counter()
         with psycopg.connect(url) as conn:
             result = generate(conn, scale=scale, seed=seed, end_date=END_DATE)
-        row("generation", f"{time.perf_counter() - t0:8.2f} s")
+        generation_s = time.perf_counter() - t0
+        row("generation", f"{generation_s:8.2f} s")
         orders = result.row_counts.get("sales.orders", 0)
         lines = result.row_counts.get("sales.order_items", 0)
         row("orders / lines", f"{orders:,} / {lines:,}")
@@ -806,6 +888,13 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
         )
         row("full build (same data), again: machine CPU", cpu_use(again))
         full = full_build_denominator(rebuild, again)
+        goals = issue_goals(
+            full_over_minimum=full_total / max(minimum, 1e-9),
+            overhead_median_ms=statistics.median(over) * 1000,
+            dagster_over_direct=serial_total / direct_total,
+            daily_over_full=(daily_total / full.total, second.total / full.total),
+            generation_s=generation_s,
+        )
         row(
             "daily refresh / full build (first | next, median; the faster full build)",
             f"{daily_total / full.total:8.1%} | {second.total / full.total:.1%}",
@@ -863,6 +952,8 @@ def bench(scale: float, seed: int, keep: bool, instance_kind: str, next_days: in
     direct_sum = sum(direct_first.values()) or 1.0
     for step, secs in sorted(direct_first.items(), key=lambda kv: -kv[1])[:10]:
         print(f"  {step:<55} {secs:7.3f} s  {secs / direct_sum:6.1%}")
+    for line in goal_lines(goals, scale):
+        print(line)
     print(flush=True)
     if not keep:
         _drop_database(admin, name)
