@@ -56,11 +56,14 @@ def exported_data(kpi_run, kpi_dashboard_dir: Path) -> Path:  # noqa: ANN001
     return kpi_dashboard_dir
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(exported_data: Path):  # noqa: ANN201
     """Headless Debian chromium (a fresh, empty profile: Playwright's launch() gives each browser
     its own new user-data-dir). Started after the Dagster run (exported_data), so that run never
-    sees Playwright's event loop."""
+    sees Playwright's event loop; closed with Playwright after the last browser test (package
+    scope), so that no Dagster run of the tests after these does either (with Playwright's loop
+    running in the main thread, every in-process run's cleanup failed to shut its own event loop
+    down and warned "coroutine 'BaseEventLoop.shutdown_asyncgens' was never awaited")."""
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="Playwright for Python is missing: bash scripts/bootstrap.sh"
     )

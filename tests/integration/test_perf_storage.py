@@ -168,8 +168,8 @@ def test_a_runs_planned_events_are_stored_as_one_batch_with_the_same_records(
             # naming the run (its last_run_id, written by the planned event, then the
             # materialization).
             for key in (AssetKey("_planned_a"), AssetKey("_planned_b")):
-                (latest,) = instance.fetch_planned_materializations(key, limit=1).records
-                assert latest.run_id == run_id
+                latest = instance.get_latest_planned_materialization_info(key)
+                assert latest is not None and latest.run_id == run_id
             for record in instance.get_asset_records(
                 [AssetKey("_planned_a"), AssetKey("_planned_b")]
             ):
