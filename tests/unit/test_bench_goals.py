@@ -26,23 +26,15 @@ def test_a_run_reads_as_its_figures_say() -> None:
     ]
 
 
+def _met(*figures: object) -> list[bool | None]:
+    """The verdicts for figures given in TODAY's order."""
+    return [g.met for g in issue_goals(**dict(zip(TODAY, figures, strict=True)))]
+
+
 def test_each_goal_holds_at_its_boundary_and_not_beyond() -> None:
-    at = issue_goals(
-        full_over_minimum=4.0,
-        overhead_median_ms=25.0,
-        dagster_over_direct=1.2,
-        daily_over_full=(0.2, 0.2),
-        generation_s=179.9,
-    )
-    assert [g.met for g in at] == [True, True, True, True, None, True]
-    beyond = issue_goals(
-        full_over_minimum=4.06,
-        overhead_median_ms=25.06,
-        dagster_over_direct=1.206,
-        daily_over_full=(0.2006, 0.19),
-        generation_s=180.0,
-    )
-    assert [g.met for g in beyond] == [False, False, False, False, None, False]
+    assert _met(4.0, 25.0, 1.2, (0.2, 0.2), 179.9) == [True, True, True, True, None, True]
+    # just past each boundary, as printed (4.1 x, 25.1 ms, 1.21 x, 20.1 %) and at 3 min
+    assert _met(4.06, 25.06, 1.206, (0.2006, 0.19), 180.0) == [False] * 4 + [None, False]
 
 
 def test_the_daily_goal_needs_both_the_first_and_the_next_daily_refreshes() -> None:
